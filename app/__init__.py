@@ -1,0 +1,42 @@
+"""Careloop: turn "this isn't working" reports into system changes people can see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build an app: configuration, extensions, blueprints, errors and commands. Wiring only."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object("config.Config")
+    if config:
+        app.config.update(config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from . import auth, admin, errors, leaders, public, staff
+    from .templating import init_templating
+
+    for module in (public, auth, staff, leaders, admin):
+        app.register_blueprint(module.bp)
+    errors.init_app(app)
+    init_templating(app)
+
+    from .cli import init_cli
+
+    init_cli(app)
+    return app

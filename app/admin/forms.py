@@ -1,0 +1,19 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import Email, InputRequired
+
+from ..models import Role
+
+ROLE_CHOICES = [(Role.STAFF.value, "Staff"), (Role.LEADER.value, "Leader"), (Role.ADMIN.value, "Admin")]
+
+
+class CreateUserForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired("Give the person's name.")])
+    email = EmailField("Email", validators=[InputRequired("Give an email."), Email("That does not look like an email address.")])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.STAFF.value)
+    password = PasswordField("First password (at least 10 characters)", validators=[InputRequired("Set a first password.")])
+
+
+class UpdateUserForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    active = BooleanField("Active")

@@ -1,0 +1,92 @@
+"""The ``careloop`` command: Flask's CLI (run, db, routes, shell) plus Careloop's own."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from .extensions import db
+from .models import Role
+
+
+def main() -> None:
+    from . import create_app
+
+    FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
+
+
+def init_cli(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(demo_data)
+    app.cli.add_command(export)
+
+
+@click.group()
+def users():
+    """Manage staff accounts."""
+
+
+@users.command("create")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.STAFF.value, show_default=True)
+@click.option("--password", help="First password; one is generated and printed when left out.")
+@with_appcontext
+def create_user_command(name, email, role, password):
+    """Create a staff account."""
+    from .services import ServiceError, create_user
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = create_user(name=name, email=email, role=role, password=password)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    click.echo(f"Created {user.role} {user.name} <{user.email}>.")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+@click.command("demo-data")
+@with_appcontext
+def demo_data():
+    """Load demo accounts, reports and problems (safe to run again)."""
+    from .demo import DEMO_LOGINS, load_demo_data
+
+    created = load_demo_data()
+    db.session.commit()
+    click.echo("Demo data loaded." if created else "Demo data was already there; nothing changed.")
+    click.echo("Demo logins (email / password):")
+    for role, email, password in DEMO_LOGINS:
+        click.echo(f"  {role:<7} {email} / {password}")
+
+
+@click.group()
+def export():
+    """Export data as JSON lines on standard output."""
+
+
+@export.command("reports")
+@with_appcontext
+def export_reports():
+    """One JSON object per report."""
+    from .export import iter_reports
+
+    for line in iter_reports():
+        click.echo(json.dumps(line, ensure_ascii=False))
+
+
+@export.command("problems")
+@with_appcontext
+def export_problems():
+    """One JSON object per problem."""
+    from .export import iter_problems
+
+    for line in iter_problems():
+        click.echo(json.dumps(line, ensure_ascii=False))

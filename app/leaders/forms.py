@@ -1,0 +1,48 @@
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, URLField
+from wtforms.validators import InputRequired, NumberRange, Optional
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: carries only the CSRF token."""
+
+
+class EditProblemForm(FlaskForm):
+    title = StringField("Title", validators=[InputRequired("Give the problem a title.")])
+    area = StringField("Area", validators=[Optional()])
+    due_on = DateField("Due date", validators=[Optional()])
+
+
+class HandOverForm(FlaskForm):
+    owner = SelectField("New owner", coerce=int, validators=[InputRequired()])
+    reason = TextAreaField("Why are you handing it over?", validators=[Optional()])
+
+
+class ChangeForm(FlaskForm):
+    what = TextAreaField("What is different now?", validators=[Optional()])
+    since = DateField("Different since", validators=[Optional()])
+    evidence_url = URLField("Evidence link (release note, policy, ticket)", validators=[Optional()])
+
+
+class DeclineForm(FlaskForm):
+    reason = TextAreaField("Why, in words for the people who reported it", validators=[Optional()])
+
+
+class ReopenForm(FlaskForm):
+    reason = StringField("Why reopen?", validators=[Optional()])
+
+
+class PublishForm(FlaskForm):
+    public_title = StringField("Public title", validators=[Optional()])
+    public_summary = TextAreaField("Public summary", validators=[Optional()])
+
+
+class CommentForm(FlaskForm):
+    text = TextAreaField("Internal note", validators=[InputRequired("Write the note first.")])
+
+
+class MoveReportForm(FlaskForm):
+    target = IntegerField(
+        "Move to problem number",
+        validators=[Optional(), NumberRange(min=1, message="Give a problem number.")],
+    )

@@ -1,0 +1,258 @@
+"""Leaders' pages: triage, a problem and its workflow, what I own."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import services
+from ..extensions import db
+from ..models import Problem, Report, Status, User
+from ..queries import all_problems, leaders, problems_owned_by, triage_queue
+from ..web import leader_required, run_service
+from . import bp
+from .forms import (
+    ActionForm,
+    ChangeForm,
+    CommentForm,
+    DeclineForm,
+    EditProblemForm,
+    HandOverForm,
+    MoveReportForm,
+    PublishForm,
+    ReopenForm,
+)
+
+
+@bp.route("/triage")
+@leader_required
+def triage():
+    return render_template("leaders/triage.html", rows=triage_queue())
+
+
+@bp.route("/problems")
+@leader_required
+def problems():
+    status = request.args.get("status") or None
+    if status and status not in set(Status):
+        abort(404)
+    return render_template("leaders/problems.html", rows=all_problems(status), status=status)
+
+
+@bp.route("/problems/mine")
+@leader_required
+def my_problems():
+    return render_template("leaders/my_problems.html", rows=problems_owned_by(current_user))
+
+
+def _problem_or_404(problem_id: int) -> Problem:
+    return db.get_or_404(Problem, problem_id)
+
+
+def _owner_choices(problem: Problem) -> list[tuple[int, str]]:
+    return [(u.id, f"{u.name} ({u.role})") for u in leaders() if u.id != problem.owner_id]
+
+
+def _render_problem(problem: Problem, status: int = 200, **forms):
+    """The problem page; a form that failed is passed in so the person's text is kept."""
+    hand_over = forms.get("hand_over") or HandOverForm(formdata=None)
+    hand_over.owner.choices = _owner_choices(problem)
+    change_form = forms.get("change") or ChangeForm(
+        formdata=None,
+        what=problem.change_what,
+        since=problem.change_since,
+        evidence_url=problem.change_evidence_url,
+    )
+    publish_form = forms.get("publish") or PublishForm(
+        formdata=None,
+        public_title=problem.public_title or problem.title,
+        public_summary=problem.public_summary,
+    )
+    context = dict(
+        problem=problem,
+        can_manage=current_user.is_admin or problem.owner_id == current_user.id,
+        action=forms.get("action") or ActionForm(formdata=None),
+        edit=forms.get("edit") or EditProblemForm(formdata=None, obj=problem),
+        hand_over=hand_over,
+        change=change_form,
+        decline=forms.get("decline") or DeclineForm(formdata=None),
+        reopen=forms.get("reopen") or ReopenForm(formdata=None),
+        publish=publish_form,
+        comment=forms.get("comment") or CommentForm(formdata=None),
+        move=forms.get("move") or MoveReportForm(formdata=None),
+        failed_move_report_id=forms.get("move_report_id"),
+    )
+    return render_template("leaders/problem.html", **context), status
+
+
+@bp.route("/problems/<int:problem_id>")
+@leader_required
+def problem(problem_id):
+    return _render_problem(_problem_or_404(problem_id))
+
+
+def _act(problem: Problem, form, name: str, action, message: str, anchor: str = ""):
+    """Validate a problem-page form, run its service, then redirect or re-render it."""
+    if form.validate_on_submit() and run_service(form, action):
+        flash(message, "success")
+        return redirect(url_for("leaders.problem", problem_id=problem.id) + anchor)
+    if not form.errors and not form.form_errors:
+        form.form_errors.append("The form expired; please try again.")
+    db.session.refresh(problem)
+    return _render_problem(problem, 422, **{name: form})
+
+
+@bp.post("/problems/<int:problem_id>/own")
+@leader_required
+def take_ownership(problem_id):
+    problem = _problem_or_404(problem_id)
+    return _act(
+        problem, ActionForm(), "action",
+        lambda: services.assign_owner(problem, current_user, current_user),
+        "You own this problem now. People can see your name on it.",
+    )
+
+
+@bp.post("/problems/<int:problem_id>/hand-over")
+@leader_required
+def hand_over(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = HandOverForm()
+    form.owner.choices = _owner_choices(problem)
+
+    def action():
+        new_owner = db.session.get(User, form.owner.data)
+        if new_owner is None:
+            raise services.ServiceError("Choose a leader.", field="owner")
+        services.assign_owner(problem, current_user, new_owner, form.reason.data)
+
+    return _act(problem, form, "hand_over", action, "Ownership handed over.")
+
+
+@bp.post("/problems/<int:problem_id>/start")
+@leader_required
+def start_work(problem_id):
+    problem = _problem_or_404(problem_id)
+    return _act(problem, ActionForm(), "action",
+                lambda: services.start_work(problem, current_user), "Marked as being changed.")
+
+
+@bp.post("/problems/<int:problem_id>/change")
+@leader_required
+def record_change(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = ChangeForm()
+    return _act(
+        problem, form, "change",
+        lambda: services.record_change(
+            problem, current_user, what=form.what.data, since=form.since.data,
+            evidence_url=form.evidence_url.data,
+        ),
+        "Change recorded. Write the public summary and publish it when ready.",
+        "#publish",
+    )
+
+
+@bp.post("/problems/<int:problem_id>/decline")
+@leader_required
+def decline(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = DeclineForm()
+    return _act(problem, form, "decline",
+                lambda: services.decline(problem, current_user, form.reason.data), "Problem declined.")
+
+
+@bp.post("/problems/<int:problem_id>/reopen")
+@leader_required
+def reopen(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = ReopenForm()
+    return _act(problem, form, "reopen",
+                lambda: services.reopen(problem, current_user, form.reason.data), "Problem reopened.")
+
+
+@bp.post("/problems/<int:problem_id>/publish")
+@leader_required
+def publish(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = PublishForm()
+    return _act(
+        problem, form, "publish",
+        lambda: services.publish(
+            problem, current_user, public_title=form.public_title.data,
+            public_summary=form.public_summary.data,
+        ),
+        "Published on “We changed this”.",
+    )
+
+
+@bp.post("/problems/<int:problem_id>/unpublish")
+@leader_required
+def unpublish(problem_id):
+    problem = _problem_or_404(problem_id)
+    return _act(problem, ActionForm(), "action",
+                lambda: services.unpublish(problem, current_user), "Taken off the public page.")
+
+
+@bp.post("/problems/<int:problem_id>/edit")
+@leader_required
+def edit(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = EditProblemForm()
+    return _act(
+        problem, form, "edit",
+        lambda: services.edit_problem(
+            problem, current_user, title=form.title.data, area=form.area.data, due_on=form.due_on.data
+        ),
+        "Details saved.",
+    )
+
+
+@bp.post("/problems/<int:problem_id>/comment")
+@leader_required
+def comment(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = CommentForm()
+    return _act(problem, form, "comment",
+                lambda: services.add_comment(problem, current_user, form.text.data),
+                "Note added.", "#notes")
+
+
+@bp.post("/reports/<int:report_id>/move")
+@leader_required
+def move_report(report_id):
+    report = db.get_or_404(Report, report_id)
+    problem = report.problem
+    form = MoveReportForm()
+    moved = {}
+
+    def action():
+        if form.target.data is None:
+            raise services.ServiceError("Give the number of the problem to move it to.", field="target")
+        target = db.session.get(Problem, form.target.data)
+        if target is None:
+            raise services.ServiceError(f"There is no problem #{form.target.data}.", field="target")
+        moved["to"] = services.move_report(report, current_user, target)
+
+    if form.validate_on_submit() and run_service(form, action):
+        flash(f"Report moved to problem #{moved['to'].id}.", "success")
+        return redirect(url_for("leaders.problem", problem_id=moved["to"].id))
+    db.session.refresh(problem)
+    return _render_problem(problem, 422, move=form, move_report_id=report.id)
+
+
+@bp.post("/reports/<int:report_id>/split")
+@leader_required
+def split_report(report_id):
+    report = db.get_or_404(Report, report_id)
+    problem = report.problem
+    form = ActionForm()
+    moved = {}
+
+    def action():
+        moved["to"] = services.move_report(report, current_user, None)
+
+    if form.validate_on_submit() and run_service(form, action):
+        flash(f"Started problem #{moved['to'].id} from the report.", "success")
+        return redirect(url_for("leaders.problem", problem_id=moved["to"].id))
+    return _render_problem(problem, 422, action=form)

@@ -1,0 +1,357 @@
+"""Careloop's tables, with the rules that concern a single row.
+
+Rules that span rows or need the acting user live in ``app/services``.
+Times are stored as naive UTC (SQLite keeps no zone); ``utcnow`` makes them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+_clock: ContextVar[datetime | None] = ContextVar("careloop_clock", default=None)
+
+
+def utcnow() -> datetime:
+    return _clock.get() or datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@contextmanager
+def clock_at(when: datetime):
+    """Make ``utcnow`` return ``when`` (for demo data and tests that tell a story over time)."""
+    token = _clock.set(when)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
+
+
+def new_token() -> str:
+    """An unguessable, URL-safe token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    LEADER = "leader"
+    ADMIN = "admin"
+
+
+class Status(StrEnum):
+    NEW = "new"
+    OWNED = "owned"
+    IN_PROGRESS = "in_progress"
+    CHANGED = "changed"
+    DECLINED = "declined"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    Status.NEW: "New, waiting for an owner",
+    Status.OWNED: "Owned",
+    Status.IN_PROGRESS: "Being changed",
+    Status.CHANGED: "Changed",
+    Status.DECLINED: "Declined",
+}
+
+OPEN_STATUSES = (Status.NEW, Status.OWNED, Status.IN_PROGRESS)
+
+# The workflow: which status may follow which. Owners may record a change straight
+# from "owned" when the fix needed no separate work phase.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.OWNED, Status.DECLINED}),
+    Status.OWNED: frozenset({Status.IN_PROGRESS, Status.CHANGED, Status.DECLINED}),
+    Status.IN_PROGRESS: frozenset({Status.CHANGED, Status.DECLINED}),
+    Status.CHANGED: frozenset({Status.OWNED}),
+    Status.DECLINED: frozenset({Status.OWNED}),
+}
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    STAFF = "staff"
+    API = "api"
+    ZENDESK = "zendesk"
+    JIRA = "jira"
+
+
+class ReporterKind(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+
+
+def _check_in(column: str, values: type[StrEnum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (_check_in("role", Role),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # Kept lower-cased, so uniqueness is case-insensitive on every database.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20), default=Role.STAFF)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @staticmethod
+    def normalise_email(email: str) -> str:
+        return email.strip().lower()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role in (Role.LEADER, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class Reporter(db.Model):
+    """A person who experienced the problem (a customer, or a member of staff)."""
+
+    __tablename__ = "reporters"
+    __table_args__ = (_check_in("kind", ReporterKind),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(20), default=ReporterKind.CUSTOMER)
+    contact_ok: Mapped[bool] = mapped_column(default=False)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="reporter", order_by="Report.created_at"
+    )
+
+    @property
+    def name_or_anonymous(self) -> str:
+        return self.display_name or "Anonymous"
+
+
+class Problem(db.Model):
+    __tablename__ = "problems"
+    __table_args__ = (_check_in("status", Status),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    area: Mapped[str | None] = mapped_column(String(120))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=Status.NEW, index=True)
+    due_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # The change record.
+    change_what: Mapped[str | None] = mapped_column(Text)
+    change_since: Mapped[date | None]
+    change_evidence_url: Mapped[str | None] = mapped_column(String(500))
+    changed_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    public_title: Mapped[str | None] = mapped_column(String(200))
+    public_summary: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    owner: Mapped[User | None] = relationship()
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="problem", order_by="Report.created_at"
+    )
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="problem", order_by="Comment.created_at"
+    )
+    events: Mapped[list[Event]] = relationship(order_by="Event.id", viewonly=True)
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def can_transition_to(self, status: Status | str) -> bool:
+        return Status(status) in TRANSITIONS[Status(self.status)]
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_on is not None and self.due_on < utcnow().date()
+
+    # Derived figures: computed from reports and events, never stored twice.
+    @property
+    def people_affected(self) -> int:
+        return db.session.scalar(
+            select(func.count(func.distinct(Report.reporter_id))).where(
+                Report.problem_id == self.id
+            )
+        ) or 0
+
+    @property
+    def first_report_at(self) -> datetime | None:
+        return db.session.scalar(
+            select(func.min(Report.created_at)).where(Report.problem_id == self.id)
+        )
+
+    @property
+    def latest_report_at(self) -> datetime | None:
+        return db.session.scalar(
+            select(func.max(Report.created_at)).where(Report.problem_id == self.id)
+        )
+
+    @property
+    def handoffs(self) -> list[Event]:
+        return [e for e in self.events if e.verb == HANDED_OVER]
+
+    @property
+    def handoff_count(self) -> int:
+        return db.session.scalar(
+            select(func.count(Event.id)).where(
+                Event.problem_id == self.id, Event.verb == HANDED_OVER
+            )
+        ) or 0
+
+
+class Report(db.Model):
+    """One person's report, in their own words."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        _check_in("channel", Channel),
+        Index("ix_reports_problem_created", "problem_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(200))
+    occurred_on: Mapped[date | None]
+    impact: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20), default=Channel.WEB)
+    source: Mapped[str | None] = mapped_column(String(50))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("reporters.id"), index=True)
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    problem: Mapped[Problem] = relationship(back_populates="reports")
+    reporter: Mapped[Reporter] = relationship(back_populates="reports")
+    filed_by: Mapped[User | None] = relationship()
+
+    def quote(self, limit: int = 300) -> str:
+        """The person's words, trimmed at a word boundary to about ``limit`` characters."""
+        text = " ".join(self.text.split())
+        if len(text) <= limit:
+            return text
+        cut = text[:limit].rsplit(" ", 1)[0]
+        return cut.rstrip(",.;:") + "…"
+
+
+class Comment(db.Model):
+    """An internal note by a staff account on a problem; never shown publicly."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    problem: Mapped[Problem] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship()
+
+
+# Event verbs. The handoff count is the number of HANDED_OVER events.
+REPORT_FILED = "report_filed"
+PROBLEM_CREATED = "problem_created"
+PROBLEM_EDITED = "problem_edited"
+TOOK_OWNERSHIP = "took_ownership"
+HANDED_OVER = "handed_over"
+STATUS_CHANGED = "status_changed"
+CHANGE_RECORDED = "change_recorded"
+DECLINED = "declined"
+REOPENED = "reopened"
+PUBLISHED = "published"
+UNPUBLISHED = "unpublished"
+REPORT_MOVED = "report_moved"
+COMMENTED = "commented"
+USER_CREATED = "user_created"
+USER_UPDATED = "user_updated"
+
+
+class Event(db.Model):
+    """Append-only audit trail, written in the same transaction as what it records."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_problem_verb", "problem_id", "verb"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verb: Mapped[str] = mapped_column(String(40))
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
+    problem: Mapped[Problem | None] = relationship()
+    report: Mapped[Report | None] = relationship()
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _events_are_append_only(session: Session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError("Audit events cannot be changed or deleted.")

@@ -1,0 +1,5 @@
+from ..forms import ContactFieldsMixin, ReportFieldsForm
+
+
+class PublicReportForm(ReportFieldsForm, ContactFieldsMixin):
+    pass

@@ -1,0 +1,126 @@
+"""Public pages: tell us what isn't working, follow your report, see what changed."""
+
+from __future__ import annotations
+
+from feedgen.feed import FeedGenerator
+from flask import abort, current_app, make_response, redirect, render_template, request, url_for
+
+from ..extensions import db
+from ..models import Channel, Reporter
+from ..queries import paginate_rows, published_change, published_changes_query
+from ..services import file_report, new_reporter
+from ..web import run_service
+from . import bp
+from .forms import PublicReportForm
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index():
+    form = PublicReportForm()
+    filed = {}
+    if form.validate_on_submit():
+
+        def file():
+            reporter = new_reporter(
+                name=form.name.data, email=form.email.data, contact_ok=form.contact_ok.data
+            )
+            filed["report"] = file_report(
+                text=form.text.data,
+                location=form.location.data,
+                occurred_on=form.occurred_on.data,
+                impact=form.impact.data,
+                reporter=reporter,
+                channel=Channel.WEB,
+            )
+
+        if run_service(form, file):
+            return redirect(url_for("public.thanks", token=filed["report"].reporter.token))
+    recent = db.session.execute(published_changes_query().limit(3)).all()
+    status = 422 if form.errors else 200
+    return render_template("public/index.html", form=form, recent=recent), status
+
+
+def _reporter_or_404(token: str) -> Reporter:
+    # Tokens are 43 characters of 256-bit randomness; anything else cannot match.
+    if len(token) > 64:
+        abort(404)
+    reporter = db.session.scalar(db.select(Reporter).filter_by(token=token))
+    if reporter is None:
+        abort(404)
+    return reporter
+
+
+def _private(response):
+    """A reporter's page: never cached, indexed, or leaked through the Referer header."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.route("/r/<token>/thanks")
+def thanks(token):
+    reporter = _reporter_or_404(token)
+    link = current_app.config["CARELOOP_BASE_URL"] + url_for("public.my_report", token=token)
+    return _private(make_response(render_template("public/thanks.html", reporter=reporter, link=link)))
+
+
+@bp.route("/r/<token>")
+def my_report(token):
+    reporter = _reporter_or_404(token)
+    return _private(make_response(render_template("public/my_report.html", reporter=reporter)))
+
+
+@bp.route("/changes")
+def changes():
+    page = request.args.get("page", 1, type=int)
+    pagination = paginate_rows(
+        published_changes_query(), page, current_app.config["CARELOOP_CHANGES_PER_PAGE"]
+    )
+    if pagination is None:
+        abort(404)
+    return render_template("public/changes.html", pagination=pagination)
+
+
+@bp.route("/changes/<int:problem_id>")
+def change(problem_id):
+    row = published_change(problem_id)
+    if row is None:
+        abort(404)
+    return render_template("public/change.html", row=row)
+
+
+@bp.route("/changes.atom")
+def changes_feed():
+    base = current_app.config["CARELOOP_BASE_URL"]
+    org = current_app.config["CARELOOP_ORG_NAME"]
+    rows = db.session.execute(published_changes_query().limit(50)).all()
+    feed = FeedGenerator()
+    feed.id(base + url_for("public.changes"))
+    feed.title(f"{org}: We changed this")
+    feed.subtitle("Changes made because people told us something wasn't working.")
+    feed.link(href=base + url_for("public.changes"), rel="alternate")
+    feed.link(href=base + url_for("public.changes_feed"), rel="self")
+    feed.language("en")
+    # Oldest first: feedgen puts each new entry at the top.
+    for row in reversed(rows):
+        problem = row.Problem
+        entry = feed.add_entry()
+        url = base + url_for("public.change", problem_id=problem.id)
+        entry.id(url)
+        entry.link(href=url)
+        entry.title(problem.public_title)
+        entry.published(problem.published_at.isoformat() + "+00:00")
+        entry.updated(problem.published_at.isoformat() + "+00:00")
+        entry.author(name=problem.owner.name if problem.owner else org)
+        entry.summary(
+            f"{problem.public_summary}\n\nWhat is different: {problem.change_what}\n"
+            f"Since {problem.change_since.isoformat() if problem.change_since else ''}. "
+            f"Reported by {row.people} {'person' if row.people == 1 else 'people'}."
+        )
+    updated = rows[0].Problem.published_at if rows else None
+    if updated:
+        feed.updated(updated.isoformat() + "+00:00")
+    response = make_response(feed.atom_str(pretty=True))
+    response.headers["Content-Type"] = "application/atom+xml; charset=utf-8"
+    return response

@@ -1,0 +1,150 @@
+"""Read-side queries shared by pages, exports and the CLI.
+
+Figures such as "people affected" are derived from reports in one grouped
+query, never stored twice and never counted row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+
+from .extensions import db
+from .models import HANDED_OVER, OPEN_STATUSES, Event, Problem, Report, Status, User
+
+
+def report_stats():
+    """Per problem: people affected, reports, first and latest report time."""
+    return (
+        select(
+            Report.problem_id.label("problem_id"),
+            func.count(func.distinct(Report.reporter_id)).label("people"),
+            func.count(Report.id).label("reports"),
+            func.min(Report.created_at).label("first_at"),
+            func.max(Report.created_at).label("latest_at"),
+        )
+        .group_by(Report.problem_id)
+        .subquery()
+    )
+
+
+def handoff_counts():
+    return (
+        select(Event.problem_id.label("problem_id"), func.count(Event.id).label("handoffs"))
+        .where(Event.verb == HANDED_OVER)
+        .group_by(Event.problem_id)
+        .subquery()
+    )
+
+
+def problems_with_stats() -> Select:
+    """Rows of (Problem, people, reports, first_at, latest_at, handoffs)."""
+    stats = report_stats()
+    handoffs = handoff_counts()
+    return (
+        select(
+            Problem,
+            func.coalesce(stats.c.people, 0).label("people"),
+            func.coalesce(stats.c.reports, 0).label("reports"),
+            stats.c.first_at,
+            stats.c.latest_at,
+            func.coalesce(handoffs.c.handoffs, 0).label("handoffs"),
+        )
+        .outerjoin(stats, stats.c.problem_id == Problem.id)
+        .outerjoin(handoffs, handoffs.c.problem_id == Problem.id)
+    )
+
+
+def triage_queue():
+    """Problems without an owner that people are waiting on, oldest first."""
+    query = (
+        problems_with_stats()
+        .where(Problem.status == Status.NEW, Problem.owner_id.is_(None))
+        .where(select(Report.id).where(Report.problem_id == Problem.id).exists())
+    )
+    return db.session.execute(query.order_by("first_at", Problem.id)).all()
+
+
+def problems_owned_by(user: User):
+    """What a leader owns and still has to finish: open, or changed but not yet published."""
+    query = problems_with_stats().where(
+        Problem.owner_id == user.id,
+        Problem.status.in_(OPEN_STATUSES)
+        | ((Problem.status == Status.CHANGED) & Problem.published_at.is_(None)),
+    )
+    return db.session.execute(
+        query.order_by(Problem.due_on.is_(None), Problem.due_on, "first_at")
+    ).all()
+
+
+def all_problems(status: str | None = None):
+    query = problems_with_stats()
+    if status:
+        query = query.where(Problem.status == status)
+    return db.session.execute(query.order_by(Problem.id.desc())).all()
+
+
+def published_changes_query() -> Select:
+    return problems_with_stats().where(Problem.published_at.is_not(None)).order_by(
+        Problem.published_at.desc(), Problem.id.desc()
+    )
+
+
+def published_change(problem_id: int):
+    return db.session.execute(
+        published_changes_query().where(Problem.id == problem_id)
+    ).first()
+
+
+def reports_filed_by(user: User):
+    return db.session.scalars(
+        select(Report)
+        .where(Report.filed_by_id == user.id)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+    ).all()
+
+
+def leaders():
+    return db.session.scalars(
+        select(User).where(User.role.in_(("leader", "admin")), User.active.is_(True)).order_by(User.name)
+    ).all()
+
+
+@dataclass
+class Page:
+    """One page of result rows (Flask-SQLAlchemy's paginate yields only scalars)."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def paginate_rows(query: Select, page: int, per_page: int) -> Page | None:
+    """A page of rows, or None when the page number is out of range."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    if page < 1 or (page > 1 and (page - 1) * per_page >= total):
+        return None
+    items = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=items, page=page, per_page=per_page, total=total)

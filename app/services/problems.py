@@ -1,0 +1,248 @@
+"""The workflow of a problem: ownership, status, the change record, publishing."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from ..extensions import db
+from ..models import (
+    CHANGE_RECORDED,
+    COMMENTED,
+    DECLINED,
+    HANDED_OVER,
+    PROBLEM_EDITED,
+    PUBLISHED,
+    REOPENED,
+    STATUS_CHANGED,
+    TOOK_OWNERSHIP,
+    UNPUBLISHED,
+    Comment,
+    Problem,
+    Status,
+    User,
+    utcnow,
+)
+from . import PermissionDenied, ServiceError
+from .audit import record
+from .reports import clean_text
+
+MIN_CHANGE_CHARS = 40
+MIN_CHANGE_WORDS = 8
+MIN_DECLINE_CHARS = 30
+LONG_TEXT = 10_000
+
+# Sentences that apologise or promise describe no change that has happened.
+_NOT_A_CHANGE = re.compile(
+    r"\b(sorry|apologi[sz]e|apologies|regret|inconvenience|we will|we'll|we shall|"
+    r"we are going to|we're going to|we plan|we intend|we hope|we aim|looking into|"
+    r"investigating|will be (?:fixed|changed|improved|reviewed|addressed)|in (?:the )?future|"
+    r"soon|taking (?:this|it) seriously|value your feedback|thank you for)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def change_description_problems(what: str | None, since: date | None) -> dict[str, str]:
+    """What is missing from a change record, by field; empty when it describes a real change."""
+    problems: dict[str, str] = {}
+    text = (what or "").strip()
+    concrete = " ".join(
+        s for s in _SENTENCE.split(text) if s.strip() and not _NOT_A_CHANGE.search(s)
+    )
+    if len(concrete) < MIN_CHANGE_CHARS or len(concrete.split()) < MIN_CHANGE_WORDS:
+        if text and not concrete:
+            lead = "This only apologises or promises. "
+        elif text:
+            lead = "This is too short to tell people what is different. "
+        else:
+            lead = ""
+        problems["what"] = lead + (
+            f"Say concretely what is different now (at least {MIN_CHANGE_WORDS} words and "
+            f"{MIN_CHANGE_CHARS} characters beyond any apology or promise), for example "
+            "“Refunds now go back to the original card within 3 working days.”"
+        )
+    if since is None:
+        problems["since"] = "Give the date from which it is different."
+    elif since > utcnow().date():
+        problems["since"] = "A change must already be in place: that date is in the future."
+    return problems
+
+
+def _require_leader(actor: User) -> None:
+    if not actor.is_leader:
+        raise PermissionDenied("Only leaders and admins can do that.")
+
+
+def _require_owner_or_admin(problem: Problem, actor: User) -> None:
+    if not (actor.is_admin or (problem.owner_id is not None and problem.owner_id == actor.id)):
+        raise PermissionDenied("Only the problem's owner or an admin can do that.")
+
+
+def _set_status(problem: Problem, actor: User, status: Status) -> None:
+    if not problem.can_transition_to(status):
+        raise ServiceError(
+            f"A problem that is “{problem.status_enum.label}” cannot become “{status.label}”."
+        )
+    before = problem.status
+    problem.status = status
+    record(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
+
+
+def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | None = None) -> None:
+    """Give a problem its owner: a leader takes an unowned one, or the owner or an admin
+    hands it over (a handoff, with a reason)."""
+    _require_leader(actor)
+    if not (new_owner.is_leader and new_owner.is_active):
+        raise ServiceError("The owner must be an active leader or admin.", field="owner")
+    previous = problem.owner
+    if previous is not None and previous.id == new_owner.id:
+        raise ServiceError(f"{new_owner.name} already owns this problem.", field="owner")
+    if previous is None:
+        if new_owner.id != actor.id and not actor.is_admin:
+            raise PermissionDenied("Only an admin can give an unowned problem to someone else.")
+        problem.owner = new_owner
+        record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
+        if problem.status == Status.NEW:
+            _set_status(problem, actor, Status.OWNED)
+    else:
+        _require_owner_or_admin(problem, actor)
+        reason = clean_text(reason, field="reason", label="The reason for the handover", limit=2000, required=True)
+        problem.owner = new_owner
+        record(
+            HANDED_OVER,
+            actor,
+            problem=problem,
+            subject_user=new_owner,
+            before={"owner": previous.name, "owner_id": previous.id},
+            after={"owner": new_owner.name, "owner_id": new_owner.id},
+            reason=reason,
+        )
+    db.session.flush()
+
+
+def start_work(problem: Problem, actor: User) -> None:
+    _require_owner_or_admin(problem, actor)
+    _set_status(problem, actor, Status.IN_PROGRESS)
+    db.session.flush()
+
+
+def record_change(
+    problem: Problem, actor: User, *, what: str, since: date | None, evidence_url: str | None = None
+) -> None:
+    """Mark the problem changed, with a concrete description of the system change."""
+    _require_owner_or_admin(problem, actor)
+    if not problem.can_transition_to(Status.CHANGED):
+        raise ServiceError(f"A problem that is “{problem.status_enum.label}” cannot be marked changed.")
+    missing = change_description_problems(what, since)
+    if missing:
+        field, message = next(iter(missing.items()))
+        raise ServiceError(message, field=field)
+    what = clean_text(what, field="what", label="What changed", limit=LONG_TEXT, required=True)
+    evidence_url = clean_text(evidence_url, field="evidence_url", label="Evidence link", limit=500)
+    if evidence_url and not re.match(r"https?://", evidence_url):
+        raise ServiceError("The evidence link must start with http:// or https://.", field="evidence_url")
+    problem.change_what = what
+    problem.change_since = since
+    problem.change_evidence_url = evidence_url
+    problem.changed_at = utcnow()
+    _set_status(problem, actor, Status.CHANGED)
+    record(CHANGE_RECORDED, actor, problem=problem, what=what, since=since, evidence_url=evidence_url)
+    db.session.flush()
+
+
+def decline(problem: Problem, actor: User, reason: str) -> None:
+    """Decline with an honest reason written for the people who reported it.
+
+    A leader who declines an unowned problem becomes its owner: a decline has a name on it.
+    """
+    _require_leader(actor)
+    if problem.owner_id is not None:
+        _require_owner_or_admin(problem, actor)
+    if not problem.can_transition_to(Status.DECLINED):
+        raise ServiceError(f"A problem that is “{problem.status_enum.label}” cannot be declined.")
+    reason = clean_text(reason, field="reason", label="The reason", limit=LONG_TEXT, required=True)
+    if len(reason) < MIN_DECLINE_CHARS:
+        raise ServiceError(
+            "Explain the decision to the people who reported this in a sentence or two "
+            f"(at least {MIN_DECLINE_CHARS} characters).",
+            field="reason",
+        )
+    if problem.owner is None:
+        assign_owner(problem, actor, actor)
+    problem.decline_reason = reason
+    _set_status(problem, actor, Status.DECLINED)
+    record(DECLINED, actor, problem=problem, reason=reason)
+    db.session.flush()
+
+
+def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
+    """Reopen a changed or declined problem; its public change (if any) is taken down."""
+    _require_owner_or_admin(problem, actor)
+    if problem.published_at is not None:
+        unpublish(problem, actor, reason="Reopened")
+    before = {"decline_reason": problem.decline_reason, "changed_at": problem.changed_at}
+    _set_status(problem, actor, Status.OWNED)
+    problem.decline_reason = None
+    problem.changed_at = None
+    record(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
+    db.session.flush()
+
+
+def publish(problem: Problem, actor: User, *, public_title: str, public_summary: str) -> None:
+    """Show a changed problem on the public "We changed this" page."""
+    _require_owner_or_admin(problem, actor)
+    if problem.status != Status.CHANGED:
+        raise ServiceError("Only a problem whose change is recorded can be published.")
+    title = clean_text(public_title, field="public_title", label="Public title", limit=200, required=True)
+    summary = clean_text(
+        public_summary, field="public_summary", label="Public summary", limit=LONG_TEXT, required=True
+    )
+    before = {"public_title": problem.public_title, "public_summary": problem.public_summary,
+              "published_at": problem.published_at}
+    problem.public_title = title
+    problem.public_summary = summary
+    if problem.published_at is None:
+        problem.published_at = utcnow()
+    record(PUBLISHED, actor, problem=problem, before=before,
+           after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
+    db.session.flush()
+
+
+def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
+    _require_owner_or_admin(problem, actor)
+    if problem.published_at is None:
+        raise ServiceError("This problem is not published.")
+    before = problem.published_at
+    problem.published_at = None
+    record(UNPUBLISHED, actor, problem=problem, before={"published_at": before},
+           reason=(reason or "").strip() or None)
+    db.session.flush()
+
+
+def edit_problem(
+    problem: Problem, actor: User, *, title: str, area: str | None, due_on: date | None
+) -> None:
+    """Triage details. Any leader may edit an unowned problem; once owned, the owner or an admin."""
+    _require_leader(actor)
+    if problem.owner_id is not None:
+        _require_owner_or_admin(problem, actor)
+    title = clean_text(title, field="title", label="Title", limit=200, required=True)
+    area = clean_text(area, field="area", label="Area", limit=120)
+    before = {"title": problem.title, "area": problem.area, "due_on": problem.due_on}
+    after = {"title": title, "area": area, "due_on": due_on}
+    if before == after:
+        return
+    problem.title, problem.area, problem.due_on = title, area, due_on
+    record(PROBLEM_EDITED, actor, problem=problem, before=before, after=after)
+    db.session.flush()
+
+
+def add_comment(problem: Problem, actor: User, text: str) -> Comment:
+    _require_leader(actor)
+    text = clean_text(text, field="text", label="The note", limit=LONG_TEXT, required=True)
+    comment = Comment(problem=problem, author=actor, text=text)
+    db.session.add(comment)
+    record(COMMENTED, actor, problem=problem)
+    db.session.flush()
+    return comment

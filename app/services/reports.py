@@ -1,0 +1,172 @@
+"""Filing reports and moving them between problems."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+
+from ..extensions import db
+from ..models import (
+    PROBLEM_CREATED,
+    REPORT_FILED,
+    REPORT_MOVED,
+    Channel,
+    Problem,
+    Report,
+    Reporter,
+    ReporterKind,
+    User,
+    utcnow,
+)
+from . import PermissionDenied, ServiceError
+from .audit import record
+
+TITLE_LENGTH = 80
+
+
+def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False) -> str | None:
+    """Strip a person's text and check its length; refuse rather than cut."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise ServiceError(f"{label} is required.", field=field)
+        return None
+    if len(text) > limit:
+        raise ServiceError(
+            f"{label} is {len(text):,} characters long; the limit is {limit:,}. "
+            "Please shorten it; nothing has been saved yet.",
+            field=field,
+        )
+    if "\x00" in text:
+        raise ServiceError(f"{label} contains a character we cannot store (NUL).", field=field)
+    return text
+
+
+def new_reporter(
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    contact_ok: bool = False,
+    kind: ReporterKind = ReporterKind.CUSTOMER,
+) -> Reporter:
+    """A new person. Public filings never reuse a reporter by email, so nobody can
+    read another person's reports by typing their address."""
+    email = clean_text(email, field="email", label="Email", limit=254)
+    if contact_ok and not email:
+        raise ServiceError("Give an email address so we can tell you what changed.", field="email")
+    reporter = Reporter(
+        display_name=clean_text(name, field="name", label="Name", limit=120),
+        email=email.lower() if email else None,
+        contact_ok=bool(contact_ok and email),
+        kind=ReporterKind(kind),
+    )
+    db.session.add(reporter)
+    return reporter
+
+
+def reporter_for_user(user: User) -> Reporter:
+    """The staff member as a reporter of their own experience (one per account)."""
+    reporter = db.session.scalar(db.select(Reporter).filter_by(user_id=user.id))
+    if reporter is None:
+        reporter = Reporter(
+            display_name=user.name,
+            email=user.email,
+            kind=ReporterKind.STAFF,
+            contact_ok=True,
+            user=user,
+        )
+        db.session.add(reporter)
+    return reporter
+
+
+def suggested_title(text: str) -> str:
+    """A working title from the first words of a report, until a leader writes one."""
+    first_line = " ".join(text.split())
+    if len(first_line) <= TITLE_LENGTH:
+        return first_line
+    return first_line[:TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def file_report(
+    *,
+    text: str,
+    reporter: Reporter,
+    channel: Channel | str = Channel.WEB,
+    location: str | None = None,
+    occurred_on: date | None = None,
+    impact: str | None = None,
+    filed_by: User | None = None,
+    source: str | None = None,
+    external_id: str | None = None,
+    problem: Problem | None = None,
+) -> Report:
+    """Store one person's report and put it in a problem.
+
+    Without ``problem`` the report starts a new problem in triage.
+    """
+    limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
+    text = clean_text(text, field="text", label="What isn't working", limit=limit, required=True)
+    location = clean_text(location, field="location", label="Where it happened", limit=200)
+    impact = clean_text(impact, field="impact", label="How it affected you", limit=limit)
+    if occurred_on and occurred_on > utcnow().date():
+        raise ServiceError("That date is in the future.", field="occurred_on")
+    if (source is None) != (external_id is None):
+        raise ServiceError("An imported report needs both a source and an external id.")
+
+    if problem is None:
+        problem = Problem(title=suggested_title(text), area=_configured_area(location))
+        db.session.add(problem)
+        record(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
+
+    report = Report(
+        text=text,
+        location=location,
+        occurred_on=occurred_on,
+        impact=impact,
+        channel=Channel(channel),
+        source=source,
+        external_id=external_id,
+        reporter=reporter,
+        filed_by=filed_by,
+        problem=problem,
+    )
+    db.session.add(report)
+    record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
+    db.session.flush()
+    return report
+
+
+def _configured_area(location: str | None) -> str | None:
+    if not location:
+        return None
+    for area in current_app.config["CARELOOP_AREAS"]:
+        if area.lower() == location.lower():
+            return area
+    return None
+
+
+def move_report(report: Report, actor: User, target: Problem | None = None) -> Problem:
+    """Move a report to another problem, or (``target`` None) start a new problem from it."""
+    if not actor.is_leader:
+        raise PermissionDenied("Only leaders can regroup reports.")
+    source = report.problem
+    if target is not None and target.id == source.id:
+        raise ServiceError("The report is already in that problem.", field="target")
+    if target is None:
+        target = Problem(title=suggested_title(report.text), area=source.area)
+        db.session.add(target)
+        record(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
+    report.problem = target
+    db.session.flush()
+    for problem in (source, target):
+        record(
+            REPORT_MOVED,
+            actor,
+            problem=problem,
+            report=report,
+            before={"problem_id": source.id},
+            after={"problem_id": target.id},
+        )
+    db.session.flush()
+    return target

@@ -1,0 +1,22 @@
+from wtforms import BooleanField, EmailField, RadioField, StringField
+from wtforms.validators import Email, InputRequired, Optional
+
+from ..forms import ReportFieldsForm
+
+
+class StaffReportForm(ReportFieldsForm):
+    on_behalf = RadioField(
+        "Who experienced this?",
+        choices=[("customer", "A customer (I am filing on their behalf)"), ("self", "Me")],
+        default="customer",
+        validators=[InputRequired()],
+    )
+    customer_name = StringField("Customer's name", validators=[Optional()])
+    customer_email = EmailField(
+        "Customer's email", validators=[Optional(), Email("That does not look like an email address.")]
+    )
+    customer_contact_ok = BooleanField("The customer agreed that we may email them about what changes")
+
+    def validate_customer_name(self, field):
+        if self.on_behalf.data == "customer" and not (field.data or "").strip():
+            raise ValueError("Give the customer's name, so their report stays theirs.")

@@ -1,0 +1,49 @@
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..models import Channel, ReporterKind
+from ..queries import reports_filed_by
+from ..services import file_report as file_report_service
+from ..services import new_reporter, reporter_for_user
+from ..web import run_service
+from . import bp
+from .forms import StaffReportForm
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@login_required
+def file_report():
+    form = StaffReportForm()
+    if form.validate_on_submit():
+
+        def file():
+            if form.on_behalf.data == "self":
+                reporter = reporter_for_user(current_user)
+            else:
+                reporter = new_reporter(
+                    name=form.customer_name.data,
+                    email=form.customer_email.data,
+                    contact_ok=form.customer_contact_ok.data,
+                    kind=ReporterKind.CUSTOMER,
+                )
+            file_report_service(
+                text=form.text.data,
+                location=form.location.data,
+                occurred_on=form.occurred_on.data,
+                impact=form.impact.data,
+                reporter=reporter,
+                channel=Channel.STAFF,
+                filed_by=current_user,
+            )
+
+        if run_service(form, file, fields={"email": "customer_email", "name": "customer_name"}):
+            flash("Report filed. You can follow it under “My reports”.", "success")
+            return redirect(url_for("staff.my_reports"))
+    status = 422 if form.errors else 200
+    return render_template("staff/file_report.html", form=form), status
+
+
+@bp.route("/reports")
+@login_required
+def my_reports():
+    return render_template("staff/my_reports.html", reports=reports_filed_by(current_user))

@@ -1,0 +1,79 @@
+"""Careloop's settings, read once from the environment.
+
+Every variable is documented in README.md. Tests and tools pass overrides to
+``create_app(config)`` instead of touching the environment.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("CARELOOP_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/.
+
+    A fixed string in the code would let anyone forge sessions; a key generated
+    per process would log everyone out on restart and break several workers.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'careloop.sqlite'}"
+    # Hosting providers hand out postgres:// URLs; SQLAlchemy wants a driver name.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    CARELOOP_BASE_URL = os.environ.get("CARELOOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    CARELOOP_ORG_NAME = os.environ.get("CARELOOP_ORG_NAME", "Careloop Demo Organisation")
+    # Areas offered when filing; people may still type their own.
+    CARELOOP_AREAS = [
+        a.strip()
+        for a in os.environ.get(
+            "CARELOOP_AREAS", "Billing,Website,Phone line,Branch visit,Delivery,Accessibility"
+        ).split(",")
+        if a.strip()
+    ]
+    CARELOOP_MAX_REPORT_CHARS = int(os.environ.get("CARELOOP_MAX_REPORT_CHARS", "10000"))
+    CARELOOP_CHANGES_PER_PAGE = int(os.environ.get("CARELOOP_CHANGES_PER_PAGE", "10"))
+
+    # Cookies: secure whenever the site is served over HTTPS.
+    SESSION_COOKIE_SECURE = _flag(
+        "CARELOOP_SECURE_COOKIES", CARELOOP_BASE_URL.startswith("https://")
+    )
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # tie the token to the session, so a long report is not lost
