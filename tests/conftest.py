@@ -1,0 +1,137 @@
+"""Shared fixtures: one app per test session on a real database built by the migrations.
+
+The database is chosen by DATABASE_URL (PostgreSQL in CI); without it a SQLite
+file in a temporary folder is used. Every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from itertools import count
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app import services
+from app.extensions import db
+from app.models import Channel, Role, User
+
+PASSWORD = "correct horse battery"
+_serial = count(1)
+
+
+def _test_database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'careloop-test.sqlite'}"
+
+
+def _drop_everything(engine: sa.Engine) -> None:
+    """A clean slate, so the migrations (not create_all) build the schema."""
+    meta = sa.MetaData()
+    meta.reflect(bind=engine)
+    meta.drop_all(bind=engine)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": _test_database_url(tmp_path_factory),
+            "WTF_CSRF_ENABLED": False,
+            "CARELOOP_BASE_URL": "http://careloop.test",
+        }
+    )
+    with app.app_context():
+        _drop_everything(db.engine)
+        upgrade()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def empty_tables() -> None:
+    db.session.remove()
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(tables):
+                conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An application context with empty tables; cleaned again afterwards."""
+    with app.app_context():
+        empty_tables()
+        yield app
+        empty_tables()
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def client(app_ctx):
+    return app_ctx.test_client()
+
+
+@pytest.fixture
+def runner(app_ctx):
+    return app_ctx.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app_ctx):
+    def make(role: Role | str = Role.STAFF, name: str | None = None, email: str | None = None) -> User:
+        n = next(_serial)
+        user = services.create_user(
+            name=name or f"{str(role).title()} {n}",
+            email=email or f"{role}{n}@example.org",
+            role=role,
+            password=PASSWORD,
+        )
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_report(app_ctx):
+    """File a report through the real service; returns the Report."""
+
+    def make(text: str = "The card reader at the front desk keeps rejecting contactless payments.",
+             name: str | None = "Maria Lopez", email: str | None = "maria@example.net",
+             contact_ok: bool = True, problem=None, channel: Channel = Channel.WEB, **kwargs):
+        reporter = services.new_reporter(name=name, email=email, contact_ok=contact_ok)
+        report = services.file_report(text=text, reporter=reporter, channel=channel, problem=problem, **kwargs)
+        db.session.commit()
+        return report
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user_or_email, password: str = PASSWORD):
+        email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
+        return self._client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
