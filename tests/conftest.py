@@ -135,3 +135,15 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI nothing may hide behind a skip: any skipped test fails the run."""
+    if not (os.environ.get("CI") or os.environ.get("CARELOOP_FAIL_ON_SKIP")):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        for report in skipped:
+            reporter.write_line(f"SKIPPED IN CI (not allowed): {report.nodeid}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

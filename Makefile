@@ -1,0 +1,41 @@
+# The two commands a newcomer types: `make run` and `make test`.
+VENV     ?= .venv
+PYTHON   ?= python3
+CARELOOP := $(VENV)/bin/careloop
+AXE_JS   := $(VENV)/axe/node_modules/axe-core/axe.min.js
+HOST     ?= 127.0.0.1
+PORT     ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-pg browser clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test,server]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: set up, upgrade the database, load demo data once, serve on http://127.0.0.1:5000
+run: install
+	$(CARELOOP) db upgrade
+	$(CARELOOP) demo-data
+	@echo "Careloop is at http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	$(CARELOOP) run --host $(HOST) --port $(PORT)
+
+# Browser tests need Debian's Chromium (never a downloaded browser) and axe-core from npm.
+browser: $(AXE_JS)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+$(AXE_JS):
+	npm install --silent --prefix $(VENV)/axe axe-core@4 --no-audit --no-fund
+
+## make test: set up and run every test (unit, integration, plugins, browser)
+test: install browser
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache

@@ -1,0 +1,148 @@
+"""Who may open what: a table over every route in the app's URL map.
+
+A new route fails ``test_every_route_is_in_the_matrix`` until someone decides
+who may use it, so no page can escape the role checks by being forgotten.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import db
+from app.models import Role
+
+ANYONE, STAFF, LEADER, ADMIN = "anyone", "staff", "leader", "admin"
+
+# endpoint -> the least role that may use it
+MATRIX = {
+    "static": ANYONE,
+    "public.index": ANYONE,
+    "public.thanks": ANYONE,
+    "public.my_report": ANYONE,
+    "public.changes": ANYONE,
+    "public.change": ANYONE,
+    "public.changes_feed": ANYONE,
+    "auth.login": ANYONE,
+    "auth.logout": STAFF,
+    "staff.file_report": STAFF,
+    "staff.my_reports": STAFF,
+    "leaders.triage": LEADER,
+    "leaders.problems": LEADER,
+    "leaders.my_problems": LEADER,
+    "leaders.problem": LEADER,
+    "leaders.take_ownership": LEADER,
+    "leaders.hand_over": LEADER,
+    "leaders.start_work": LEADER,
+    "leaders.record_change": LEADER,
+    "leaders.decline": LEADER,
+    "leaders.reopen": LEADER,
+    "leaders.publish": LEADER,
+    "leaders.unpublish": LEADER,
+    "leaders.edit": LEADER,
+    "leaders.comment": LEADER,
+    "leaders.move_report": LEADER,
+    "leaders.split_report": LEADER,
+    "admin.users": ADMIN,
+    "admin.create": ADMIN,
+    "admin.update": ADMIN,
+}
+
+RANK = {ANYONE: 0, STAFF: 1, LEADER: 2, ADMIN: 3}
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(MATRIX), "Decide who may use each new route and add it to MATRIX"
+
+
+def _routes(app, min_rank: int):
+    for rule in app.url_map.iter_rules():
+        if RANK[MATRIX[rule.endpoint]] >= min_rank:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+@pytest.fixture
+def world(make_user, make_report):
+    """One of everything a URL can name, all with id 1 or a real token."""
+    report = make_report()
+    return {
+        "problem_id": report.problem_id,
+        "report_id": report.id,
+        "user_id": make_user(Role.STAFF).id,
+        "token": report.reporter.token,
+        "filename": "careloop.css",
+    }
+
+
+def _url(rule, world) -> str:
+    return rule.build({name: world[name] for name in rule.arguments})[1]
+
+
+def _call(client, method: str, url: str):
+    return client.open(url, method=method, data={})
+
+
+@pytest.mark.parametrize("min_role", [STAFF, LEADER, ADMIN])
+def test_anonymous_visitors_are_sent_to_sign_in(app, client, world, min_role):
+    for rule, method in _routes(app, RANK[min_role]):
+        response = _call(client, method, _url(rule, world))
+        assert response.status_code == 302, (rule.endpoint, method)
+        assert "/login" in response.headers["Location"], (rule.endpoint, method)
+
+
+@pytest.mark.parametrize(
+    "role, forbidden_from",
+    [(Role.STAFF, LEADER), (Role.LEADER, ADMIN)],
+)
+def test_signed_in_accounts_without_the_role_are_refused(app, client, auth, make_user, world, role, forbidden_from):
+    user = make_user(role)
+    auth.login(user)
+    checked = 0
+    for rule, method in _routes(app, RANK[forbidden_from]):
+        response = _call(client, method, _url(rule, world))
+        assert response.status_code == 403, (rule.endpoint, method, response.status_code)
+        assert "Error 403" in response.get_data(as_text=True)
+        checked += 1
+    assert checked >= 3
+
+
+def test_refused_actions_change_nothing(client, auth, make_user, world):
+    from app.models import Event, Problem
+
+    staff = make_user(Role.STAFF)
+    events_before = db.session.scalar(db.select(db.func.count(Event.id)))
+    auth.login(staff)
+    client.post(f"/problems/{world['problem_id']}/own")
+    client.post(f"/problems/{world['problem_id']}/decline", data={"reason": "x" * 80})
+    db.session.expire_all()
+    problem = db.session.get(Problem, world["problem_id"])
+    assert problem.owner_id is None and problem.status == "new"
+    assert db.session.scalar(db.select(db.func.count(Event.id))) == events_before
+
+
+def test_deactivated_accounts_lose_access_at_once(client, auth, make_user, world):
+    leader = make_user(Role.LEADER)
+    auth.login(leader)
+    assert client.get("/triage").status_code == 200
+    leader.active = False
+    db.session.commit()
+    assert client.get("/triage").status_code == 302
+
+
+def test_a_reporters_page_shows_only_their_own_reports(client, make_report):
+    mine = make_report(text="My bus pass was refused at the gate.", name="Ana", email="ana@example.net")
+    theirs = make_report(text="Somebody else's private story.", name="Ben", email="ben@example.net")
+    page = client.get(f"/r/{mine.reporter.token}").get_data(as_text=True)
+    assert "My bus pass was refused" in page
+    assert "Somebody else" not in page and "ben@example.net" not in page
+    assert client.get(f"/r/{theirs.reporter.token[:-1]}x").status_code == 404
+    response = client.get(f"/r/{mine.reporter.token}")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_reporter_tokens_are_long_random_and_distinct(make_report):
+    tokens = {make_report(text=f"Report number {i} about the broken lift.").reporter.token for i in range(20)}
+    assert len(tokens) == 20
+    assert all(len(t) >= 43 for t in tokens)
