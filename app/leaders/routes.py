@@ -99,7 +99,14 @@ def _act(problem: Problem, form, name: str, action, message: str, anchor: str = 
     if not form.errors and not form.form_errors:
         form.form_errors.append("The form expired; please try again.")
     db.session.refresh(problem)
-    return _render_problem(problem, 422, **{name: form})
+    forms = {name: form}
+    if name != "action" and form.form_errors:
+        # A refusal of the whole step (say the problem was declined in another tab) is shown
+        # at the top of the actions: the form's own section may no longer be on the page.
+        forms["action"] = ActionForm(formdata=None)
+        forms["action"].form_errors = form.form_errors
+        form.form_errors = []
+    return _render_problem(problem, 422, **forms)
 
 
 @bp.post("/problems/<int:problem_id>/own")

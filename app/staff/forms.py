@@ -1,5 +1,5 @@
 from wtforms import BooleanField, EmailField, RadioField, StringField
-from wtforms.validators import Email, InputRequired, Optional
+from wtforms.validators import Email, InputRequired, Optional, ValidationError
 
 from ..forms import ReportFieldsForm
 
@@ -11,7 +11,8 @@ class StaffReportForm(ReportFieldsForm):
         default="customer",
         validators=[InputRequired()],
     )
-    customer_name = StringField("Customer's name", validators=[Optional()])
+    # No Optional(): it would stop the chain before validate_customer_name runs.
+    customer_name = StringField("Customer's name")
     customer_email = EmailField(
         "Customer's email", validators=[Optional(), Email("That does not look like an email address.")]
     )
@@ -19,4 +20,4 @@ class StaffReportForm(ReportFieldsForm):
 
     def validate_customer_name(self, field):
         if self.on_behalf.data == "customer" and not (field.data or "").strip():
-            raise ValueError("Give the customer's name, so their report stays theirs.")
+            raise ValidationError("Give the customer's name, so their report stays theirs.")

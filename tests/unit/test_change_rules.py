@@ -249,6 +249,8 @@ def test_is_safe_next_follows_paths_on_this_site(target):
         "triage",
         "evil.example/triage",
         "ftp:/x",
+        "/\t/evil.example",  # browsers drop tabs and newlines, which would make this //evil.example
+        "/\n/evil.example",
     ],
 )
 def test_is_safe_next_refuses_other_sites_and_odd_urls(target):
