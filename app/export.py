@@ -69,7 +69,7 @@ def problem_dict(row, report_ids: list[int]) -> dict[str, Any]:
                 "evidence_url": problem.change_evidence_url,
                 "recorded_at": _iso(problem.changed_at),
             }
-            if problem.change_what
+            if problem.changed_at
             else None
         ),
         "decline_reason": problem.decline_reason,

@@ -57,10 +57,15 @@ def problems_with_stats() -> Select:
 
 
 def triage_queue():
-    """Problems without an owner that people are waiting on, oldest first."""
+    """Problems nobody is answering for, oldest first: those without an owner, and open
+    ones whose owner's account was deactivated."""
+    inactive_owner = select(User.id).where(User.id == Problem.owner_id, User.active.is_(False)).exists()
     query = (
         problems_with_stats()
-        .where(Problem.status == Status.NEW, Problem.owner_id.is_(None))
+        .where(
+            ((Problem.status == Status.NEW) & Problem.owner_id.is_(None))
+            | (Problem.status.in_(OPEN_STATUSES) & inactive_owner)
+        )
         .where(select(Report.id).where(Report.problem_id == Problem.id).exists())
     )
     return db.session.execute(query.order_by("first_at", Problem.id)).all()

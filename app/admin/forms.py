@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, InputRequired
 
 from ..models import Role
 
-ROLE_CHOICES = [(Role.STAFF.value, "Staff"), (Role.LEADER.value, "Leader"), (Role.ADMIN.value, "Admin")]
+ROLE_CHOICES = [SelectChoice(Role.STAFF.value, "Staff"), SelectChoice(Role.LEADER.value, "Leader"), SelectChoice(Role.ADMIN.value, "Admin")]
 
 
 class CreateUserForm(FlaskForm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from .. import services
 from ..extensions import db
@@ -50,7 +51,11 @@ def _problem_or_404(problem_id: int) -> Problem:
 
 
 def _owner_choices(problem: Problem) -> list[tuple[int, str]]:
-    return [(u.id, f"{u.name} ({u.role})") for u in leaders() if u.id != problem.owner_id]
+    return [SelectChoice(u.id, f"{u.name} ({u.role})") for u in leaders() if u.id != problem.owner_id]
+
+
+def _can_take_over(problem: Problem) -> bool:
+    return problem.owner is not None and not problem.owner.active and problem.is_open
 
 
 def _render_problem(problem: Problem, status: int = 200, **forms):
@@ -71,6 +76,7 @@ def _render_problem(problem: Problem, status: int = 200, **forms):
     context = dict(
         problem=problem,
         can_manage=current_user.is_admin or problem.owner_id == current_user.id,
+        can_take_over=_can_take_over(problem),
         action=forms.get("action") or ActionForm(formdata=None),
         edit=forms.get("edit") or EditProblemForm(formdata=None, obj=problem),
         hand_over=hand_over,

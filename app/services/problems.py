@@ -91,7 +91,8 @@ def _set_status(problem: Problem, actor: User, status: Status) -> None:
 
 def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | None = None) -> None:
     """Give a problem its owner: a leader takes an unowned one, or the owner or an admin
-    hands it over (a handoff, with a reason)."""
+    hands it over (a handoff, with a reason). A problem whose owner was deactivated can be
+    taken over by any leader, also with a reason."""
     _require_leader(actor)
     if not (new_owner.is_leader and new_owner.is_active):
         raise ServiceError("The owner must be an active leader or admin.", field="owner")
@@ -106,7 +107,9 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
         if problem.status == Status.NEW:
             _set_status(problem, actor, Status.OWNED)
     else:
-        _require_owner_or_admin(problem, actor)
+        # A deactivated owner cannot hand over; any leader may take the problem on.
+        if previous.is_active or new_owner.id != actor.id:
+            _require_owner_or_admin(problem, actor)
         reason = clean_text(reason, field="reason", label="The reason for the handover", limit=2000, required=True)
         problem.owner = new_owner
         record(

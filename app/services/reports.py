@@ -151,6 +151,8 @@ def move_report(report: Report, actor: User, target: Problem | None = None) -> P
     if not actor.is_leader:
         raise PermissionDenied("Only leaders can regroup reports.")
     source = report.problem
+    if source.owner_id is not None and not (actor.is_admin or source.owner_id == actor.id):
+        raise PermissionDenied("Only the problem's owner or an admin can move its reports.")
     if target is not None and target.id == source.id:
         raise ServiceError("The report is already in that problem.", field="target")
     if target is None:

@@ -1,3 +1,4 @@
+from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.validators import Email, InputRequired, Optional, ValidationError
 
@@ -7,7 +8,7 @@ from ..forms import ReportFieldsForm
 class StaffReportForm(ReportFieldsForm):
     on_behalf = RadioField(
         "Who experienced this?",
-        choices=[("customer", "A customer (I am filing on their behalf)"), ("self", "Me")],
+        choices=[SelectChoice("customer", "A customer (I am filing on their behalf)"), SelectChoice("self", "Me")],
         default="customer",
         validators=[InputRequired()],
     )

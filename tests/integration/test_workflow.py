@@ -1102,3 +1102,50 @@ class TestAudit:
             "Sam Reyes published it on We changed this",
         ]:
             assert line in history
+
+
+def test_problems_of_a_deactivated_owner_return_to_triage_and_can_be_taken_over(client, auth, make_user, make_report):
+    from app import services
+    from app.extensions import db
+    from app.models import HANDED_OVER, Event, Role
+
+    admin = make_user(Role.ADMIN)
+    leaving = make_user(Role.LEADER, name="Lee Leaving")
+    successor = make_user(Role.LEADER, name="Sue Successor")
+    report = make_report(text="The lift has been out of order for a month.")
+    services.assign_owner(report.problem, leaving, leaving)
+    services.update_user(leaving, admin, active=False)
+    db.session.commit()
+
+    auth.login(successor)
+    triage = client.get("/triage").get_data(as_text=True)
+    assert "The lift has been out of order" in triage and "account deactivated" in triage
+    page = client.get(f"/problems/{report.problem_id}").get_data(as_text=True)
+    assert "Take over this problem" in page
+
+    response = client.post(
+        f"/problems/{report.problem_id}/hand-over",
+        data={"owner": successor.id, "reason": "Lee has left; I cover the lifts now."},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    problem = report.problem
+    assert problem.owner_id == successor.id
+    assert problem.handoff_count == 1
+    handoff = db.session.scalar(db.select(Event).filter_by(verb=HANDED_OVER))
+    assert handoff.details["reason"] == "Lee has left; I cover the lifts now."
+    assert "The lift has been out of order" not in client.get("/triage").get_data(as_text=True)
+
+
+def test_a_leader_cannot_move_reports_out_of_someone_elses_problem(make_user, make_report):
+    import pytest
+
+    from app import services
+    from app.models import Role
+
+    owner = make_user(Role.LEADER)
+    other = make_user(Role.LEADER)
+    report = make_report()
+    services.assign_owner(report.problem, owner, owner)
+    with pytest.raises(services.PermissionDenied):
+        services.move_report(report, other, None)
