@@ -71,3 +71,13 @@ def test_a_report_without_words_is_refused_and_the_rest_is_kept(page):
     expect(page.get_by_label("Your name")).to_have_value("Maria Lopez")
     expect(page.get_by_label("Your email")).to_have_value("not-an-email")
     shot(page, "desktop-home-errors")
+
+
+def test_forms_really_need_their_csrf_token_here(page, live_server):
+    """The browser tests run with CSRF on, so a passing journey proves the tokens work."""
+    response = page.request.post(f"{live_server}/", form={"text": "No token with this one."})
+    assert response.status == 400
+    page.goto("/")
+    token = page.locator("form.card input[name=csrf_token]")
+    expect(token).to_have_count(1)
+    assert len(token.get_attribute("value")) > 20
