@@ -12,6 +12,7 @@ from itertools import count
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
@@ -37,6 +38,15 @@ def _drop_everything(engine: sa.Engine) -> None:
     meta.drop_all(bind=engine)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (fresh ``g`` and database session), as it
+    would in production, even though the test itself holds one open."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     app = create_app(
@@ -48,6 +58,7 @@ def app(tmp_path_factory):
             "CARELOOP_BASE_URL": "http://careloop.test",
         }
     )
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _drop_everything(db.engine)
         upgrade()
