@@ -67,6 +67,15 @@ class Config:
     CARELOOP_MAX_REPORT_CHARS = int(os.environ.get("CARELOOP_MAX_REPORT_CHARS", "10000"))
     CARELOOP_CHANGES_PER_PAGE = int(os.environ.get("CARELOOP_CHANGES_PER_PAGE", "10"))
 
+    # Plugins: None loads every installed one; a comma list loads only those (unknown names stop start-up).
+    CARELOOP_PLUGINS = (
+        [p.strip() for p in os.environ["CARELOOP_PLUGINS"].split(",") if p.strip()]
+        if os.environ.get("CARELOOP_PLUGINS") is not None
+        else None
+    )
+    # Whether people whose tickets are imported may be told what changed (they wrote to support).
+    CARELOOP_IMPORT_CONTACT_OK = _flag("CARELOOP_IMPORT_CONTACT_OK", True)
+
     # Cookies: secure whenever the site is served over HTTPS.
     SESSION_COOKIE_SECURE = _flag(
         "CARELOOP_SECURE_COOKIES", CARELOOP_BASE_URL.startswith("https://")

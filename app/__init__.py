@@ -28,10 +28,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import auth, admin, errors, leaders, public, staff
+    from . import admin, auth, errors, hooks, leaders, public, staff
+    from .plugins import init_plugins
     from .templating import init_templating
 
-    for module in (public, auth, staff, leaders, admin):
+    init_plugins(app)
+    for module in (public, auth, staff, leaders, admin, hooks):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     init_templating(app)

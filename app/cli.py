@@ -23,6 +23,8 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(demo_data)
     app.cli.add_command(export)
+    app.cli.add_command(import_command)
+    app.cli.add_command(plugins_command)
 
 
 @click.group()
@@ -90,3 +92,46 @@ def export_problems():
 
     for line in iter_problems():
         click.echo(json.dumps(line, ensure_ascii=False))
+
+
+@click.command("import")
+@click.argument("source")
+@with_appcontext
+def import_command(source):
+    """Import new and changed tickets from SOURCE (a source name, or "all")."""
+    from .plugins import ticket_sources
+    from .services import ServiceError
+    from .services.imports import get_source, import_from_source
+
+    names = sorted(ticket_sources()) if source == "all" else [source]
+    failed = False
+    for name in names:
+        try:
+            get_source(name)
+            result = import_from_source(name)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from error
+        click.echo(result.summary())
+        for problem in result.ticket_errors[:20]:
+            click.echo(f"  skipped {problem}")
+        failed = failed or not result.ok
+    if failed:
+        raise click.ClickException("Some imports failed; what was already imported is kept. Run again to resume.")
+
+
+@click.command("plugins")
+@with_appcontext
+def plugins_command():
+    """List loaded plugins, their versions and the hooks they implement."""
+    from flask import current_app
+
+    from .plugins import plugin_manager
+
+    pm = plugin_manager()
+    versions = current_app.extensions["careloop.plugin_versions"]
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: str(item[0])):
+        version = versions.get(name, "registered in code")
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        click.echo(f"{name} ({version}): {', '.join(hooks) or 'no hooks'}")
+    sources = current_app.extensions["careloop.sources"]
+    click.echo(f"Ticket sources: {', '.join(sorted(sources)) or 'none'}")

@@ -274,6 +274,11 @@ class Report(db.Model):
     channel: Mapped[str] = mapped_column(String(20), default=Channel.WEB)
     source: Mapped[str | None] = mapped_column(String(50))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    external_url: Mapped[str | None] = mapped_column(String(500))
+    # An imported ticket's last remote update, so an unchanged ticket is not rewritten.
+    external_updated_at: Mapped[datetime | None]
+    # Set when the remote ticket was deleted: the text is gone, the count and history stay.
+    removed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
     reporter_id: Mapped[int] = mapped_column(ForeignKey("reporters.id"), index=True)
@@ -323,6 +328,8 @@ REPORT_MOVED = "report_moved"
 COMMENTED = "commented"
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
+REPORT_UPDATED = "report_updated"
+REPORT_REMOVED = "report_removed"
 
 
 class Event(db.Model):
@@ -355,3 +362,49 @@ def _events_are_append_only(session: Session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
             raise AppendOnlyError("Audit events cannot be changed or deleted.")
+
+
+class SourceState(db.Model):
+    """Where an import source stands: its cursor, saved with the page it covers."""
+
+    __tablename__ = "source_states"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    running_since: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportRun(db.Model):
+    """One run of an importer, with its counts and error (the Sources page shows them)."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (Index("ix_import_runs_source_started", "source", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    cursor_before: Mapped[str | None] = mapped_column(Text)
+    cursor_after: Mapped[str | None] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(String(20), default="command")
+
+
+class WebhookReceipt(db.Model):
+    """Webhook invocations already handled, so a replayed call is refused."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("source", "invocation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    invocation_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -18,3 +18,7 @@ class CreateUserForm(FlaskForm):
 class UpdateUserForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
     active = BooleanField("Active")
+
+
+class RunImportForm(FlaskForm):
+    """The "Run now" button: only its CSRF token."""

@@ -1,12 +1,12 @@
-from flask import flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
 from ..models import User
-from ..services import create_user, update_user
+from ..services import ServiceError, create_user, update_user
 from ..web import admin_required, run_service
 from . import bp
-from .forms import CreateUserForm, UpdateUserForm
+from .forms import CreateUserForm, RunImportForm, UpdateUserForm
 
 
 def _render_users(create_form=None, failed=None, status=200):
@@ -56,3 +56,27 @@ def update(user_id):
         flash(f"Saved {user.name}.", "success")
         return redirect(url_for("admin.users"))
     return _render_users(failed=(user.id, form), status=422)
+
+
+@bp.route("/sources")
+@admin_required
+def sources():
+    from ..services.imports import source_overview
+
+    return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm())
+
+
+@bp.post("/sources/<name>/run")
+@admin_required
+def run_source(name):
+    from ..services.imports import get_source, start_import_in_background
+
+    form = RunImportForm()
+    if form.validate_on_submit():
+        try:
+            get_source(name)
+        except ServiceError:
+            abort(404)
+        start_import_in_background(current_app._get_current_object(), name)
+        flash(f"Import of {name} started. Reload this page to see it finish.", "success")
+    return redirect(url_for("admin.sources"))

@@ -25,6 +25,7 @@ from ..models import (
 )
 from . import PermissionDenied, ServiceError
 from .audit import record
+from .notify import after_commit, problem_info, report_info
 from .reports import clean_text
 
 MIN_CHANGE_CHARS = 40
@@ -87,6 +88,12 @@ def _set_status(problem: Problem, actor: User, status: Status) -> None:
     before = problem.status
     problem.status = status
     record(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
+    _after_commit_with_problem("problem_status_changed", problem, before=before, after=str(status))
+
+
+def _after_commit_with_problem(hook: str, problem: Problem, **kwargs) -> None:
+    db.session.flush()
+    after_commit(hook, problem=problem_info(problem), **kwargs)
 
 
 def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | None = None) -> None:
@@ -210,6 +217,8 @@ def publish(problem: Problem, actor: User, *, public_title: str, public_summary:
     record(PUBLISHED, actor, problem=problem, before=before,
            after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
     db.session.flush()
+    after_commit("change_published", problem=problem_info(problem),
+                 reports=[report_info(r) for r in problem.reports])
 
 
 def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:

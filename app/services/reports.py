@@ -21,6 +21,7 @@ from ..models import (
 )
 from . import PermissionDenied, ServiceError
 from .audit import record
+from .notify import after_commit, report_info
 
 TITLE_LENGTH = 80
 
@@ -134,6 +135,7 @@ def file_report(
     db.session.add(report)
     record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
+    after_commit("report_filed", report=report_info(report))
     return report
 
 

@@ -45,6 +45,10 @@ MATRIX = {
     "admin.users": ADMIN,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
+    "admin.sources": ADMIN,
+    "admin.run_source": ADMIN,
+    # Webhooks answer to the source's signature or shared secret, not to accounts.
+    "hooks.receive": ANYONE,
 }
 
 RANK = {ANYONE: 0, STAFF: 1, LEADER: 2, ADMIN: 3}
@@ -72,6 +76,8 @@ def world(make_user, make_report):
         "user_id": make_user(Role.STAFF).id,
         "token": report.reporter.token,
         "filename": "careloop.css",
+        "name": "zendesk",
+        "source": "zendesk",
     }
 
 

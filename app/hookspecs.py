@@ -1,0 +1,77 @@
+"""Every hook a Careloop plugin can implement.
+
+Plugins are found through the ``careloop`` entry-point group (see pyproject.toml)
+and implement these with ``from app.plugin_api import hookimpl``. Each hook is
+documented here: what it is for, when it is called, what to return and how the
+answers of several plugins combine. Grow a hook by adding parameters, never by
+renaming it. Reference implementations: ``plugins/zendesk`` and ``plugins/jira``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .plugin_api import ProblemInfo, ReportInfo, TicketSource
+
+hookspec = pluggy.HookspecMarker("careloop")
+hookimpl = pluggy.HookimplMarker("careloop")
+
+
+@hookspec
+def register_ticket_sources(app: Flask) -> list[TicketSource]:
+    """Register sources whose tickets become Careloop reports.
+
+    Called once when the app is created, after configuration is loaded.
+
+    :param app: the Flask app; read settings from ``app.config`` if you need them at
+        registration time (sources receive their settings again on every call).
+    :return: a list of :class:`app.plugin_api.TicketSource`. The lists of all plugins
+        are merged; two sources with the same ``name`` stop start-up with an error.
+
+    A source's functions must not touch the database or Flask's request state: they
+    take settings and a cursor and return plain data. Raise
+    :class:`app.plugin_api.AuthenticationFailed` for refused credentials and
+    :class:`app.plugin_api.SourceError` for other remote failures; the core records
+    the error, keeps what was already imported and resumes from the last saved cursor.
+    Reference: ``plugins/zendesk/source.py``.
+    """
+
+
+@hookspec
+def report_filed(report: ReportInfo) -> None:
+    """A report was filed, from any channel, and committed.
+
+    Called after the transaction that stored it commits (never for a rolled-back one).
+
+    :param report: the report as plain data.
+    :return: nothing; every plugin is called. An exception is logged and does not
+        undo the report or stop other plugins. Do not block: no slow network calls.
+    """
+
+
+@hookspec
+def problem_status_changed(problem: ProblemInfo, before: str, after: str) -> None:
+    """A problem's status changed (for example ``owned`` to ``changed``), and committed.
+
+    :param problem: the problem after the change, as plain data.
+    :param before: the status before, one of new, owned, in_progress, changed, declined.
+    :param after: the status after.
+    :return: nothing; every plugin is called; exceptions are logged and ignored.
+    """
+
+
+@hookspec
+def change_published(problem: ProblemInfo, reports: list[ReportInfo]) -> None:
+    """A problem's change was published on the public page, and committed.
+
+    :param problem: the problem, with ``public_title`` and ``change_what`` set.
+    :param reports: every report in the problem, as plain data (for write-back).
+    :return: nothing; every plugin is called; exceptions are logged and ignored.
+        Replies to remote tickets go through the source's ``write_back``, which the
+        core calls from its delivery worker with retries; do not post them from here.
+    """

@@ -1,0 +1,91 @@
+"""The plugin manager: one per app, kept in ``app.extensions["careloop.plugins"]``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib.metadata import entry_points
+
+import pluggy
+from flask import Flask, current_app
+
+from . import hookspecs
+from .plugin_api import TicketSource
+
+log = logging.getLogger(__name__)
+GROUP = "careloop"
+EXTENSION = "careloop.plugins"
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+def init_plugins(app: Flask) -> pluggy.PluginManager:
+    """Load the installed plugins (or only those named in CARELOOP_PLUGINS)."""
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    wanted = app.config.get("CARELOOP_PLUGINS")
+    available = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if wanted is not None:
+        missing = [name for name in wanted if name not in available]
+        if missing:
+            raise PluginError(
+                f"CARELOOP_PLUGINS names {', '.join(missing)}, which is not installed. "
+                f"Installed plugins: {', '.join(sorted(available)) or 'none'}."
+            )
+        chosen = [available[name] for name in wanted]
+    else:
+        chosen = list(available.values())
+    versions = {}
+    for ep in chosen:
+        pm.register(ep.load(), name=ep.name)
+        versions[ep.name] = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown version"
+    for plugin in app.config.get("CARELOOP_EXTRA_PLUGINS", ()):  # tests and embedding apps
+        pm.register(plugin)
+    pm.check_pending()  # a misspelt @hookimpl fails at start-up, not silently
+    app.extensions[EXTENSION] = pm
+    app.extensions["careloop.plugin_versions"] = versions
+    app.extensions["careloop.sources"] = _collect_sources(pm, app)
+    return pm
+
+
+def _collect_sources(pm: pluggy.PluginManager, app: Flask) -> dict[str, TicketSource]:
+    sources: dict[str, TicketSource] = {}
+    for registered in pm.hook.register_ticket_sources(app=app):
+        for source in registered or ():
+            if source.name in sources:
+                raise PluginError(f"Two plugins register a ticket source named {source.name!r}.")
+            sources[source.name] = source
+    return sources
+
+
+def plugin_manager(app: Flask | None = None) -> pluggy.PluginManager:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def ticket_sources(app: Flask | None = None) -> dict[str, TicketSource]:
+    return (app or current_app).extensions["careloop.sources"]
+
+
+def source_settings(source: TicketSource, app: Flask | None = None) -> dict[str, str]:
+    """A source's settings from the app's configuration (itself read from the environment)."""
+    config = (app or current_app).config
+    values = {}
+    for setting in source.settings:
+        value = config.get(setting.name, os.environ.get(setting.name))
+        if value in (None, ""):
+            value = setting.default
+        if value not in (None, ""):
+            values[setting.name] = str(value)
+    return values
+
+
+def call_event_hook(name: str, **kwargs) -> None:
+    """Call an event hook; a failing plugin is logged and never breaks the caller."""
+    pm = plugin_manager()
+    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception:  # noqa: BLE001 - a plugin's bug must not undo committed work
+            log.exception("Plugin %s failed in %s", impl.plugin_name, name)
