@@ -76,6 +76,16 @@ class Config:
     # Whether people whose tickets are imported may be told what changed (they wrote to support).
     CARELOOP_IMPORT_CONTACT_OK = _flag("CARELOOP_IMPORT_CONTACT_OK", True)
 
+    # Mail: messages wait in the outbox until `careloop send-mail` delivers them over SMTP.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Careloop <careloop@localhost>")
+    CARELOOP_REPLY_TO = os.environ.get("CARELOOP_REPLY_TO", "")
+    CARELOOP_MAIL_MAX_ATTEMPTS = int(os.environ.get("CARELOOP_MAIL_MAX_ATTEMPTS", "8"))
+
     # Cookies: secure whenever the site is served over HTTPS.
     SESSION_COOKIE_SECURE = _flag(
         "CARELOOP_SECURE_COOKIES", CARELOOP_BASE_URL.startswith("https://")

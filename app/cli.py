@@ -25,6 +25,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(export)
     app.cli.add_command(import_command)
     app.cli.add_command(plugins_command)
+    app.cli.add_command(send_mail)
 
 
 @click.group()
@@ -135,3 +136,25 @@ def plugins_command():
         click.echo(f"{name} ({version}): {', '.join(hooks) or 'no hooks'}")
     sources = current_app.extensions["careloop.sources"]
     click.echo(f"Ticket sources: {', '.join(sorted(sources)) or 'none'}")
+
+
+@click.command("send-mail")
+@click.option("--watch", is_flag=True, help="Keep going, checking for due messages every few seconds.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between checks with --watch.")
+@with_appcontext
+def send_mail(watch, interval):
+    """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
+    import time
+
+    from .services.outbox import MailNotConfigured, deliver_due
+
+    while True:
+        try:
+            result = deliver_due()
+        except MailNotConfigured as error:
+            raise click.ClickException(str(error)) from error
+        if result.sent or result.retrying or result.failed or not watch:
+            click.echo(result.summary())
+        if not watch:
+            return
+        time.sleep(interval)

@@ -152,7 +152,27 @@ def load_demo_data() -> bool:
     staff_self = services.reporter_for_user(frankie)
     for story in STORIES:
         _tell(story, users, frankie, staff_self)
+    _deliver_old_messages()
     return True
+
+
+def _deliver_old_messages() -> None:
+    """The story's older messages went out long ago; one bounced, so its problem is not
+    closed out until a leader marks that person unreachable."""
+    from .models import Message, MessageStatus
+
+    db.session.flush()
+    for message in db.session.scalars(db.select(Message).order_by(Message.id)):
+        message.status = MessageStatus.SENT
+        message.attempts = 1
+        message.sent_at = message.created_at + timedelta(minutes=3)
+    bounced = db.session.scalar(
+        db.select(Message).where(Message.to_address == "raj@example.net", Message.kind == "changed")
+    )
+    if bounced is not None:
+        bounced.status = MessageStatus.BOUNCED
+        bounced.sent_at = None
+        bounced.last_error = "550 5.1.1 <raj@example.net>: mailbox unavailable"
 
 
 def _tell(story: dict, users: dict[str, User], frankie: User, staff_self) -> None:

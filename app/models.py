@@ -164,6 +164,7 @@ class Reporter(db.Model):
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unsubscribed_at: Mapped[datetime | None]
 
     user: Mapped[User | None] = relationship()
     reports: Mapped[list[Report]] = relationship(
@@ -173,6 +174,19 @@ class Reporter(db.Model):
     @property
     def name_or_anonymous(self) -> str:
         return self.display_name or "Anonymous"
+
+    @property
+    def can_be_emailed(self) -> bool:
+        return bool(self.email and self.contact_ok and self.unsubscribed_at is None)
+
+    @property
+    def contact_state(self) -> str | None:
+        """Why this person cannot be emailed, or None when they can."""
+        if self.unsubscribed_at is not None:
+            return "unsubscribed"
+        if not (self.email and self.contact_ok):
+            return "no contact given"
+        return None
 
 
 class Problem(db.Model):
@@ -329,6 +343,9 @@ COMMENTED = "commented"
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
 REPORT_UPDATED = "report_updated"
+STILL_HAPPENING = "still_happening"
+MARKED_UNREACHABLE = "marked_unreachable"
+UNSUBSCRIBED = "unsubscribed"
 REPORT_REMOVED = "report_removed"
 
 
@@ -408,3 +425,64 @@ class WebhookReceipt(db.Model):
     source: Mapped[str] = mapped_column(String(50))
     invocation_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MessageKind(StrEnum):
+    OWNED = "owned"  # the problem got its first owner
+    CHANGED = "changed"  # the change was published
+    DECLINED = "declined"
+    MOVED = "moved"  # their report moved to another problem by a merge
+    STAFF_COPY = "staff_copy"  # to staff who filed for a customer
+    OWNER_FLAG = "owner_flag"  # to the owner: "this is still happening"
+    WRITE_BACK = "write_back"  # a public reply on an imported ticket
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after MAX_ATTEMPTS, or a permanent refusal
+    BOUNCED = "bounced"  # the receiving server refused the address
+    UNREACHABLE = "unreachable"  # a leader marked the person unreachable (with a reason)
+
+
+CLOSING_KINDS = (MessageKind.CHANGED, MessageKind.DECLINED)
+
+
+class Message(db.Model):
+    """The outbox: written in the same transaction as the event that causes it, sent
+    later by ``careloop send-mail``. Bodies are rendered when written, so this is also
+    the record of what each person received."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        _check_in("kind", MessageKind),
+        _check_in("status", MessageStatus),
+        Index("ix_messages_due", "status", "next_attempt_at"),
+        Index("ix_messages_problem_kind", "problem_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("reporters.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    report_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # An email address, or "source:external_id" for a write-back.
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    problem: Mapped[Problem | None] = relationship()
+    reporter: Mapped[Reporter | None] = relationship()
+    user: Mapped[User | None] = relationship()

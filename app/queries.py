@@ -11,7 +11,24 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 
 from .extensions import db
-from .models import HANDED_OVER, OPEN_STATUSES, Event, Problem, Report, Status, User
+from sqlalchemy.orm import aliased
+
+from .models import (
+    CLOSING_KINDS,
+    HANDED_OVER,
+    OPEN_STATUSES,
+    Event,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Problem,
+    Report,
+    Reporter,
+    Status,
+    User,
+)
+
+NOTICE_KINDS = (MessageKind.OWNED, *CLOSING_KINDS, MessageKind.MOVED)
 
 
 def report_stats():
@@ -56,6 +73,71 @@ def problems_with_stats() -> Select:
     )
 
 
+def awaiting_close_out():
+    """SQL condition: the problem is changed or declined but somebody is not yet told
+    (or marked unreachable). A changed problem is told when its change is published."""
+    notice, later = aliased(Message), aliased(Message)
+    not_delivered = (
+        select(notice.id)
+        .where(
+            notice.problem_id == Problem.id, notice.kind.in_(CLOSING_KINDS), notice.user_id.is_(None),
+            notice.status.in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.FAILED,
+                               MessageStatus.BOUNCED]),
+            ~select(later.id).where(
+                later.problem_id == notice.problem_id, later.reporter_id == notice.reporter_id,
+                later.kind.in_(CLOSING_KINDS), later.id > notice.id,
+                later.status.in_([MessageStatus.SENT, MessageStatus.UNREACHABLE]),
+            ).exists(),
+        )
+        .exists()
+    )
+    never_told = (
+        select(Report.id)
+        .join(Reporter, Reporter.id == Report.reporter_id)
+        .where(
+            Report.problem_id == Problem.id, Report.removed_at.is_(None), Reporter.email.is_not(None),
+            Reporter.contact_ok.is_(True), Reporter.unsubscribed_at.is_(None),
+            ~select(Message.id).where(
+                Message.problem_id == Problem.id, Message.reporter_id == Report.reporter_id,
+                Message.kind.in_(CLOSING_KINDS), Message.user_id.is_(None),
+            ).exists(),
+        )
+        .exists()
+    )
+    return Problem.status.in_(CLOSING_KINDS) & (
+        ((Problem.status == Status.CHANGED) & Problem.published_at.is_(None)) | not_delivered | never_told
+    )
+
+
+def is_closed_out(problem: Problem) -> bool:
+    if problem.status not in CLOSING_KINDS:
+        return False
+    return not db.session.scalar(select(awaiting_close_out()).where(Problem.id == problem.id))
+
+
+def not_closed_out():
+    """Changed or declined problems whose people are not all told yet, oldest change first."""
+    return db.session.execute(
+        problems_with_stats().where(awaiting_close_out()).order_by(Problem.updated_at, Problem.id)
+    ).all()
+
+
+def latest_notices(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:
+    """The latest personal notice per (reporter id, problem id)."""
+    if not pairs:
+        return {}
+    reporter_ids = {r for r, _ in pairs}
+    latest: dict[tuple[int, int], Message] = {}
+    for message in db.session.scalars(
+        select(Message)
+        .where(Message.reporter_id.in_(reporter_ids), Message.user_id.is_(None),
+               Message.kind.in_(NOTICE_KINDS))
+        .order_by(Message.id)
+    ):
+        latest[(message.reporter_id, message.problem_id)] = message
+    return latest
+
+
 def triage_queue():
     """Problems nobody is answering for, oldest first: those without an owner, and open
     ones whose owner's account was deactivated."""
@@ -72,11 +154,11 @@ def triage_queue():
 
 
 def problems_owned_by(user: User):
-    """What a leader owns and still has to finish: open, or changed but not yet published."""
+    """What a leader owns and still has to finish: open, or changed or declined but not
+    yet closed out (somebody is still to be told)."""
     query = problems_with_stats().where(
         Problem.owner_id == user.id,
-        Problem.status.in_(OPEN_STATUSES)
-        | ((Problem.status == Status.CHANGED) & Problem.published_at.is_(None)),
+        Problem.status.in_(OPEN_STATUSES) | awaiting_close_out(),
     )
     return db.session.execute(
         query.order_by(Problem.due_on.is_(None), Problem.due_on, "first_at")

@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
@@ -80,3 +80,41 @@ def run_source(name):
         start_import_in_background(current_app._get_current_object(), name)
         flash(f"Import of {name} started. Reload this page to see it finish.", "success")
     return redirect(url_for("admin.sources"))
+
+
+@bp.route("/outbox")
+@admin_required
+def outbox():
+    """What people receive: every message, newest first (also how `make run` shows mail)."""
+    from ..models import Message, MessageStatus
+
+    status = request.args.get("status") or None
+    query = db.select(Message).order_by(Message.id.desc()).limit(200)
+    if status in set(MessageStatus):
+        query = query.where(Message.status == status)
+    return render_template("admin/outbox.html", messages=db.session.scalars(query).all(),
+                           status=status, statuses=list(MessageStatus),
+                           mail_server=current_app.config["MAIL_SERVER"])
+
+
+@bp.route("/outbox/<int:message_id>")
+@admin_required
+def outbox_message(message_id):
+    from ..models import Message
+
+    return render_template("admin/outbox_message.html", message=db.get_or_404(Message, message_id))
+
+
+@bp.route("/outbox/<int:message_id>/html")
+@admin_required
+def outbox_message_html(message_id):
+    """The HTML part on its own, for a sandboxed frame: email HTML carries inline styles."""
+    from ..models import Message
+
+    message = db.get_or_404(Message, message_id)
+    if not message.body_html:
+        abort(404)
+    response = make_response(message.body_html)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, URLField
+from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField, URLField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 
@@ -24,8 +24,14 @@ class ChangeForm(FlaskForm):
     evidence_url = URLField("Evidence link (release note, policy, ticket)", validators=[Optional()])
 
 
+NOTE_LABEL = "A personal note for everyone who reported it (optional)"
+
+
 class DeclineForm(FlaskForm):
     reason = TextAreaField("Why, in words for the people who reported it", validators=[Optional()])
+    note = TextAreaField(NOTE_LABEL, validators=[Optional()])
+    preview = SubmitField("Preview the message")
+    confirm = SubmitField("Decline and tell people")
 
 
 class ReopenForm(FlaskForm):
@@ -35,6 +41,13 @@ class ReopenForm(FlaskForm):
 class PublishForm(FlaskForm):
     public_title = StringField("Public title", validators=[Optional()])
     public_summary = TextAreaField("Public summary", validators=[Optional()])
+    note = TextAreaField(NOTE_LABEL, validators=[Optional()])
+    preview = SubmitField("Preview the message")
+    confirm = SubmitField("Publish and tell people")
+
+
+class UnreachableForm(FlaskForm):
+    reason = StringField("Why can't they be told?", validators=[InputRequired("Say why, for the record.")])
 
 
 class CommentForm(FlaskForm):

@@ -8,8 +8,9 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import services
 from ..extensions import db
-from ..models import Problem, Report, Status, User
-from ..queries import all_problems, leaders, problems_owned_by, triage_queue
+from ..models import STILL_HAPPENING, MessageKind, Problem, Report, Reporter, Status, User
+from ..queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
+from ..services.messages import mark_unreachable, notice_states, preview
 from ..web import leader_required, run_service
 from . import bp
 from .forms import (
@@ -22,13 +23,14 @@ from .forms import (
     MoveReportForm,
     PublishForm,
     ReopenForm,
+    UnreachableForm,
 )
 
 
 @bp.route("/triage")
 @leader_required
 def triage():
-    return render_template("leaders/triage.html", rows=triage_queue())
+    return render_template("leaders/triage.html", rows=triage_queue(), closing=not_closed_out())
 
 
 @bp.route("/problems")
@@ -58,7 +60,7 @@ def _can_take_over(problem: Problem) -> bool:
     return problem.owner is not None and not problem.owner.active and problem.is_open
 
 
-def _render_problem(problem: Problem, status: int = 200, **forms):
+def _render_problem(problem: Problem, status: int = 200, preview_of=None, **forms):
     """The problem page; a form that failed is passed in so the person's text is kept."""
     hand_over = forms.get("hand_over") or HandOverForm(formdata=None)
     hand_over.owner.choices = _owner_choices(problem)
@@ -87,6 +89,12 @@ def _render_problem(problem: Problem, status: int = 200, **forms):
         comment=forms.get("comment") or CommentForm(formdata=None),
         move=forms.get("move") or MoveReportForm(formdata=None),
         failed_move_report_id=forms.get("move_report_id"),
+        notices=notice_states(problem),
+        closed_out=is_closed_out(problem),
+        unreachable=forms.get("unreachable") or UnreachableForm(formdata=None),
+        failed_unreachable_id=forms.get("unreachable_reporter_id"),
+        flags=[e for e in problem.events if e.verb == STILL_HAPPENING],
+        preview_of=preview_of,
     )
     return render_template("leaders/problem.html", **context), status
 
@@ -171,8 +179,11 @@ def record_change(problem_id):
 def decline(problem_id):
     problem = _problem_or_404(problem_id)
     form = DeclineForm()
+    if form.preview.data and form.validate_on_submit():
+        return _preview(problem, form, "decline", MessageKind.DECLINED, decline_reason=form.reason.data)
     return _act(problem, form, "decline",
-                lambda: services.decline(problem, current_user, form.reason.data), "Problem declined.")
+                lambda: services.decline(problem, current_user, form.reason.data, form.note.data),
+                "Problem declined. Everyone who can be emailed will be told, with your reason.")
 
 
 @bp.post("/problems/<int:problem_id>/reopen")
@@ -189,14 +200,43 @@ def reopen(problem_id):
 def publish(problem_id):
     problem = _problem_or_404(problem_id)
     form = PublishForm()
+    if form.preview.data and form.validate_on_submit():
+        return _preview(problem, form, "publish", MessageKind.CHANGED, public_title=form.public_title.data)
     return _act(
         problem, form, "publish",
         lambda: services.publish(
             problem, current_user, public_title=form.public_title.data,
-            public_summary=form.public_summary.data,
+            public_summary=form.public_summary.data, note=form.note.data,
         ),
-        "Published on “We changed this”.",
+        "Published on “We changed this”. Everyone who can be emailed will be told.",
     )
+
+
+def _preview(problem: Problem, form, name: str, kind: MessageKind, **unsaved):
+    """Show a real recipient's message as it would go out, saving nothing."""
+    for attribute, value in unsaved.items():
+        setattr(problem, attribute, value)
+    reporter, rendered, count = preview(problem, kind, note=(form.note.data or "").strip() or None)
+    db.session.rollback()  # the unsaved values were only for the preview
+    return _render_problem(problem, 200, preview_of={"kind": name, "reporter": reporter,
+                                                     "rendered": rendered, "count": count}, **{name: form})
+
+
+@bp.post("/problems/<int:problem_id>/people/<int:reporter_id>/unreachable")
+@leader_required
+def mark_person_unreachable(problem_id, reporter_id):
+    problem = _problem_or_404(problem_id)
+    reporter = db.get_or_404(Reporter, reporter_id)
+    if reporter.id not in {r.reporter_id for r in problem.reports}:
+        abort(404)
+    form = UnreachableForm()
+    if form.validate_on_submit() and run_service(
+        form, lambda: mark_unreachable(problem, reporter, current_user, form.reason.data)
+    ):
+        flash(f"Recorded that {reporter.name_or_anonymous} cannot be told.", "success")
+        return redirect(url_for("leaders.problem", problem_id=problem.id) + "#told")
+    db.session.refresh(problem)
+    return _render_problem(problem, 422, unreachable=form, unreachable_reporter_id=reporter.id)
 
 
 @bp.post("/problems/<int:problem_id>/unpublish")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from feedgen.feed import FeedGenerator
-from flask import abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 
-from ..extensions import db
-from ..models import Channel, Reporter
+from ..extensions import csrf, db
+from ..models import Channel, Report, Reporter
+from ..queries import latest_notices
+from ..services.messages import still_happening, unsubscribe
 from ..queries import paginate_rows, published_change, published_changes_query
 from ..services import file_report, new_reporter
 from ..web import run_service
 from . import bp
-from .forms import PublicReportForm
+from .forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -65,10 +67,47 @@ def thanks(token):
     return _private(make_response(render_template("public/thanks.html", reporter=reporter, link=link)))
 
 
+def _render_my_report(reporter: Reporter, failed_form=None, failed_report_id=None, status=200):
+    notices = latest_notices([(reporter.id, r.problem_id) for r in reporter.reports])
+    page = render_template(
+        "public/my_report.html", reporter=reporter, notices=notices,
+        still=failed_form or StillHappeningForm(formdata=None), failed_report_id=failed_report_id,
+    )
+    return _private(make_response(page, status))
+
+
 @bp.route("/r/<token>")
 def my_report(token):
+    return _render_my_report(_reporter_or_404(token))
+
+
+@bp.post("/r/<token>/reports/<int:report_id>/still-happening")
+def report_still_happening(token, report_id):
     reporter = _reporter_or_404(token)
-    return _private(make_response(render_template("public/my_report.html", reporter=reporter)))
+    report = db.session.get(Report, report_id)
+    if report is None or report.reporter_id != reporter.id:
+        abort(404)
+    form = StillHappeningForm()
+    if form.validate_on_submit() and run_service(form, lambda: still_happening(reporter, report, form.words.data),
+                                                 fields={"text": "words"}):
+        flash("Thank you. We have added this to your report and told the owner it is still happening.", "success")
+        return redirect(url_for("public.my_report", token=token))
+    return _render_my_report(reporter, form, report.id, 422)
+
+
+@bp.route("/r/<token>/unsubscribe", methods=["GET", "POST"])
+@csrf.exempt  # mail clients' one-click unsubscribe (RFC 8058) posts without a form; the token is the key
+def unsubscribe_page(token):
+    reporter = _reporter_or_404(token)
+    form = UnsubscribeForm()
+    if request.method == "POST":
+        unsubscribe(reporter)
+        db.session.commit()
+        if request.form.get("List-Unsubscribe") == "One-Click":
+            return "", 204
+        flash("You will not get any more emails from us. Your private page still works.", "success")
+        return redirect(url_for("public.unsubscribe_page", token=token))
+    return _private(make_response(render_template("public/unsubscribe.html", reporter=reporter, form=form)))
 
 
 @bp.route("/changes")

@@ -18,6 +18,9 @@ from ..models import (
     TOOK_OWNERSHIP,
     UNPUBLISHED,
     Comment,
+    Event,
+    Message,
+    MessageKind,
     Problem,
     Status,
     User,
@@ -25,6 +28,7 @@ from ..models import (
 )
 from . import PermissionDenied, ServiceError
 from .audit import record
+from .messages import notify_reporters
 from .notify import after_commit, problem_info, report_info
 from .reports import clean_text
 
@@ -109,10 +113,15 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
     if previous is None:
         if new_owner.id != actor.id and not actor.is_admin:
             raise PermissionDenied("Only an admin can give an unowned problem to someone else.")
+        first_owner = not db.session.scalar(
+            db.select(db.exists().where(Event.problem_id == problem.id, Event.verb == TOOK_OWNERSHIP))
+        )
         problem.owner = new_owner
-        record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
+        event = record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
         if problem.status == Status.NEW:
             _set_status(problem, actor, Status.OWNED)
+        if first_owner:
+            notify_reporters(problem, MessageKind.OWNED, event)
     else:
         # A deactivated owner cannot hand over; any leader may take the problem on.
         if previous.is_active or new_owner.id != actor.id:
@@ -161,7 +170,7 @@ def record_change(
     db.session.flush()
 
 
-def decline(problem: Problem, actor: User, reason: str) -> None:
+def decline(problem: Problem, actor: User, reason: str, note: str | None = None) -> None:
     """Decline with an honest reason written for the people who reported it.
 
     A leader who declines an unowned problem becomes its owner: a decline has a name on it.
@@ -180,9 +189,11 @@ def decline(problem: Problem, actor: User, reason: str) -> None:
         )
     if problem.owner is None:
         assign_owner(problem, actor, actor)
+    note = clean_text(note, field="note", label="The personal note", limit=2000)
     problem.decline_reason = reason
     _set_status(problem, actor, Status.DECLINED)
-    record(DECLINED, actor, problem=problem, reason=reason)
+    event = record(DECLINED, actor, problem=problem, reason=reason, note=note)
+    notify_reporters(problem, MessageKind.DECLINED, event, note=note)
     db.session.flush()
 
 
@@ -199,7 +210,9 @@ def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
     db.session.flush()
 
 
-def publish(problem: Problem, actor: User, *, public_title: str, public_summary: str) -> None:
+def publish(
+    problem: Problem, actor: User, *, public_title: str, public_summary: str, note: str | None = None
+) -> None:
     """Show a changed problem on the public "We changed this" page."""
     _require_owner_or_admin(problem, actor)
     if problem.status != Status.CHANGED:
@@ -208,17 +221,31 @@ def publish(problem: Problem, actor: User, *, public_title: str, public_summary:
     summary = clean_text(
         public_summary, field="public_summary", label="Public summary", limit=LONG_TEXT, required=True
     )
+    note = clean_text(note, field="note", label="The personal note", limit=2000)
     before = {"public_title": problem.public_title, "public_summary": problem.public_summary,
               "published_at": problem.published_at}
+    first_publication = problem.published_at is None
     problem.public_title = title
     problem.public_summary = summary
-    if problem.published_at is None:
+    if first_publication:
         problem.published_at = utcnow()
-    record(PUBLISHED, actor, problem=problem, before=before,
-           after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
+    event = record(PUBLISHED, actor, problem=problem, before=before, note=note,
+                   after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
+    if first_publication and not _people_told_of_this_change(problem):
+        notify_reporters(problem, MessageKind.CHANGED, event, note=note)
     db.session.flush()
     after_commit("change_published", problem=problem_info(problem),
                  reports=[report_info(r) for r in problem.reports])
+
+
+def _people_told_of_this_change(problem: Problem) -> bool:
+    """Republishing the same change after an unpublish does not tell everyone twice."""
+    return db.session.scalar(
+        db.select(db.exists().where(
+            Message.problem_id == problem.id, Message.kind == MessageKind.CHANGED,
+            Message.created_at >= problem.changed_at,
+        ))
+    )
 
 
 def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:

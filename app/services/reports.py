@@ -12,6 +12,7 @@ from ..models import (
     REPORT_FILED,
     REPORT_MOVED,
     Channel,
+    MessageKind,
     Problem,
     Report,
     Reporter,
@@ -157,6 +158,7 @@ def move_report(report: Report, actor: User, target: Problem | None = None) -> P
         raise PermissionDenied("Only the problem's owner or an admin can move its reports.")
     if target is not None and target.id == source.id:
         raise ServiceError("The report is already in that problem.", field="target")
+    told_where = target is not None  # a split starts a new problem: nothing to tell yet
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
@@ -164,7 +166,7 @@ def move_report(report: Report, actor: User, target: Problem | None = None) -> P
     report.problem = target
     db.session.flush()
     for problem in (source, target):
-        record(
+        event = record(
             REPORT_MOVED,
             actor,
             problem=problem,
@@ -172,5 +174,9 @@ def move_report(report: Report, actor: User, target: Problem | None = None) -> P
             before={"problem_id": source.id},
             after={"problem_id": target.id},
         )
+    if told_where:
+        from .messages import notify_reporters
+
+        notify_reporters(target, MessageKind.MOVED, event, reports=[report])
     db.session.flush()
     return target

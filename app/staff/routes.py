@@ -2,7 +2,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..models import Channel, ReporterKind
-from ..queries import reports_filed_by
+from ..queries import latest_notices, reports_filed_by
 from ..services import file_report as file_report_service
 from ..services import new_reporter, reporter_for_user
 from ..web import run_service
@@ -46,4 +46,6 @@ def file_report():
 @bp.route("/reports")
 @login_required
 def my_reports():
-    return render_template("staff/my_reports.html", reports=reports_filed_by(current_user))
+    reports = reports_filed_by(current_user)
+    notices = latest_notices([(r.reporter_id, r.problem_id) for r in reports])
+    return render_template("staff/my_reports.html", reports=reports, notices=notices)

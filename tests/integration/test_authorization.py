@@ -22,6 +22,9 @@ MATRIX = {
     "public.changes": ANYONE,
     "public.change": ANYONE,
     "public.changes_feed": ANYONE,
+    # The reporter's token in the URL is the key to these.
+    "public.report_still_happening": ANYONE,
+    "public.unsubscribe_page": ANYONE,
     "auth.login": ANYONE,
     "auth.logout": STAFF,
     "staff.file_report": STAFF,
@@ -42,11 +45,15 @@ MATRIX = {
     "leaders.comment": LEADER,
     "leaders.move_report": LEADER,
     "leaders.split_report": LEADER,
+    "leaders.mark_person_unreachable": LEADER,
     "admin.users": ADMIN,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
     "admin.sources": ADMIN,
     "admin.run_source": ADMIN,
+    "admin.outbox": ADMIN,
+    "admin.outbox_message": ADMIN,
+    "admin.outbox_message_html": ADMIN,
     # Webhooks answer to the source's signature or shared secret, not to accounts.
     "hooks.receive": ANYONE,
 }
@@ -77,6 +84,8 @@ def world(make_user, make_report):
         "token": report.reporter.token,
         "filename": "careloop.css",
         "name": "zendesk",
+        "reporter_id": report.reporter_id,
+        "message_id": 1,
         "source": "zendesk",
     }
 
