@@ -131,6 +131,20 @@ def make_report(app_ctx):
     return make
 
 
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on loopback, with the app configured to send through it."""
+    from tests.mailserver import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_FROM="Careloop <care@example.org>",
+                      CARELOOP_REPLY_TO="care-team@example.org")
+    yield server
+    server.stop()
+    app.config.update(MAIL_SERVER="", MAIL_PORT=25, CARELOOP_REPLY_TO="")
+
+
 class AuthActions:
     def __init__(self, client):
         self._client = client
