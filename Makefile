@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 run: install
 	$(CARELOOP) db upgrade
 	$(CARELOOP) demo-data
-	@echo "Careloop is at http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	@echo "Careloop is at http://$(HOST):$(PORT) (Ctrl-C stops it). Messages people would receive: sign in as admin, open Outbox."
 	$(CARELOOP) run --host $(HOST) --port $(PORT)
 
 # Browser tests need Debian's Chromium (never a downloaded browser) and axe-core from npm.
