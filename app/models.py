@@ -346,6 +346,8 @@ REPORT_UPDATED = "report_updated"
 STILL_HAPPENING = "still_happening"
 MARKED_UNREACHABLE = "marked_unreachable"
 UNSUBSCRIBED = "unsubscribed"
+LINKED = "linked"
+LINKED_WORK_DONE = "linked_work_done"
 REPORT_REMOVED = "report_removed"
 
 
@@ -486,3 +488,27 @@ class Message(db.Model):
     problem: Mapped[Problem | None] = relationship()
     reporter: Mapped[Reporter | None] = relationship()
     user: Mapped[User | None] = relationship()
+
+
+class ProblemLink(db.Model):
+    """A problem linked to the remote issue that carries the work (for example in Jira).
+
+    When the remote issue is done, the owner is asked to record the change; nobody is
+    told anything until the owner has written it."""
+
+    __tablename__ = "problem_links"
+    __table_args__ = (UniqueConstraint("problem_id", "source", "external_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    source: Mapped[str] = mapped_column(String(50))
+    external_key: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500))
+    status_category: Mapped[str | None] = mapped_column(String(40))
+    checked_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    problem: Mapped[Problem] = relationship()
+    created_by: Mapped[User | None] = relationship()
