@@ -437,6 +437,7 @@ class MessageKind(StrEnum):
     STAFF_COPY = "staff_copy"  # to staff who filed for a customer
     OWNER_FLAG = "owner_flag"  # to the owner: "this is still happening"
     WRITE_BACK = "write_back"  # a public reply on an imported ticket
+    DIGEST = "digest"  # a leader's weekly digest
 
 
 class MessageStatus(StrEnum):
