@@ -103,6 +103,7 @@ def import_command(source):
     from .plugins import ticket_sources
     from .services import ServiceError
     from .services.imports import get_source, import_from_source
+    from .services.links import check_linked_work
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False
@@ -116,6 +117,9 @@ def import_command(source):
         for problem in result.ticket_errors[:20]:
             click.echo(f"  skipped {problem}")
         failed = failed or not result.ok
+        if get_source(name).tracks_work:
+            checked, done = check_linked_work(name)
+            click.echo(f"  linked work: {checked} checked, {done} newly done (owners asked to record the change)")
     if failed:
         raise click.ClickException("Some imports failed; what was already imported is kept. Run again to resume.")
 

@@ -438,6 +438,7 @@ class MessageKind(StrEnum):
     OWNER_FLAG = "owner_flag"  # to the owner: "this is still happening"
     WRITE_BACK = "write_back"  # a public reply on an imported ticket
     DIGEST = "digest"  # a leader's weekly digest
+    WORK_DONE = "work_done"  # to the owner: the linked work is done, record the change
 
 
 class MessageStatus(StrEnum):

@@ -100,6 +100,11 @@ class TicketSource:
     external_id, body)`` posts a public reply on the ticket (optional).
     ``handle_webhook(settings, headers, body)`` verifies a webhook call and returns a
     ``WebhookResult`` or raises ``WebhookRejected`` (optional).
+
+    A source that also tracks work (like Jira) can carry a problem's fix:
+    ``create_work_item(settings, summary, description) -> (key, url)``,
+    ``link_back(settings, key, url, title)`` (a link from the item to the problem) and
+    ``work_status(settings, key) -> "new" | "indeterminate" | "done"`` (all optional).
     """
 
     name: str
@@ -108,6 +113,13 @@ class TicketSource:
     fetch: Callable[[Mapping[str, str], str | None], Iterator[TicketPage]]
     write_back: Callable[[Mapping[str, str], str, str], None] | None = None
     handle_webhook: Callable[[Mapping[str, str], Mapping[str, str], bytes], WebhookResult] | None = None
+    create_work_item: Callable[[Mapping[str, str], str, str], tuple[str, str]] | None = None
+    link_back: Callable[[Mapping[str, str], str, str, str], object] | None = None
+    work_status: Callable[[Mapping[str, str], str], str] | None = None
+
+    @property
+    def tracks_work(self) -> bool:
+        return self.work_status is not None
 
     def configured(self, settings: Mapping[str, str]) -> bool:
         return all(settings.get(s.name) for s in self.settings if s.required)

@@ -59,3 +59,10 @@ class MoveReportForm(FlaskForm):
         "Move to problem number",
         validators=[Optional(), NumberRange(min=1, message="Give a problem number.")],
     )
+
+
+class LinkWorkForm(FlaskForm):
+    source = SelectField("Where the work is tracked", validators=[InputRequired()])
+    key = StringField("Issue key", validators=[Optional()])
+    create = SubmitField("Create a new issue from this problem")
+    link = SubmitField("Link this issue")

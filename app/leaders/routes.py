@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import services
 from ..extensions import db
-from ..models import STILL_HAPPENING, MessageKind, Problem, Report, Reporter, Status, User
+from ..models import LINKED_WORK_DONE, STILL_HAPPENING, MessageKind, Problem, ProblemLink, Report, Reporter, Status, User
 from ..queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
 from ..services.messages import mark_unreachable, notice_states, preview
 from ..web import leader_required, run_service
@@ -23,8 +23,10 @@ from .forms import (
     MoveReportForm,
     PublishForm,
     ReopenForm,
+    LinkWorkForm,
     UnreachableForm,
 )
+from ..services.links import create_work, link_work, work_sources
 
 
 @bp.route("/triage")
@@ -95,6 +97,9 @@ def _render_problem(problem: Problem, status: int = 200, preview_of=None, **form
         failed_unreachable_id=forms.get("unreachable_reporter_id"),
         flags=[e for e in problem.events if e.verb == STILL_HAPPENING],
         preview_of=preview_of,
+        link_form=_link_form(forms.get("link_work")),
+        links=db.session.scalars(db.select(ProblemLink).filter_by(problem_id=problem.id).order_by(ProblemLink.id)).all(),
+        work_done=[e for e in problem.events if e.verb == LINKED_WORK_DONE],
     )
     return render_template("leaders/problem.html", **context), status
 
@@ -309,3 +314,21 @@ def split_report(report_id):
         flash(f"Started problem #{moved['to'].id} from the report.", "success")
         return redirect(url_for("leaders.problem", problem_id=moved["to"].id))
     return _render_problem(problem, 422, action=form)
+
+
+def _link_form(form: LinkWorkForm | None = None) -> LinkWorkForm:
+    form = form or LinkWorkForm(formdata=None)
+    form.source.choices = [SelectChoice(name, source.title) for name, source in sorted(work_sources().items())]
+    return form
+
+
+@bp.post("/problems/<int:problem_id>/work")
+@leader_required
+def link_problem_work(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = _link_form(LinkWorkForm())
+    if form.create.data:
+        action, message = lambda: create_work(problem, current_user, form.source.data), "Issue created and linked."
+    else:
+        action, message = lambda: link_work(problem, current_user, form.source.data, form.key.data), "Issue linked."
+    return _act(problem, form, "link_work", action, message, "#work")

@@ -42,6 +42,7 @@ SUBJECTS = {
     MessageKind.STAFF_COPY: "{reporter} was told: {what}",
     MessageKind.OWNER_FLAG: "Still happening: {title}",
     MessageKind.WRITE_BACK: "{title}",
+    MessageKind.WORK_DONE: "The work is done: record the change for #{problem_id}",
 }
 
 
@@ -103,7 +104,7 @@ def notify_reporters(
     for reporter, their_reports in _reports_by_reporter(problem, reports).items():
         if reporter.can_be_emailed:
             rendered = render_message(kind, problem, reporter=reporter, reports=their_reports, note=note, **extra)
-            messages.append(_add(kind, problem, event, rendered, to=reporter.email,
+            messages.append(add_message(kind, problem, event, rendered, to=reporter.email,
                                  reporter=reporter, reports=their_reports))
         messages += _staff_copies(problem, kind, event, reporter, their_reports)
         if kind in CLOSING_KINDS:
@@ -126,7 +127,7 @@ def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report
             customer_name=reporter.name_or_anonymous, what=what, notice_kind=kind,
             customer_told=reporter.can_be_emailed, customer_state=reporter.contact_state,
         )
-        copies.append(_add(MessageKind.STAFF_COPY, problem, event, rendered, to=staff.email,
+        copies.append(add_message(MessageKind.STAFF_COPY, problem, event, rendered, to=staff.email,
                            user=staff, reporter=reporter, reports=filed))
     return copies
 
@@ -142,13 +143,13 @@ def _write_backs(problem, kind, event, reports: list[Report], note: str | None) 
             continue
         rendered = render_message(MessageKind.WRITE_BACK, problem, reporter=report.reporter,
                                   reports=[report], note=note, notice_kind=kind)
-        replies.append(_add(MessageKind.WRITE_BACK, problem, event, rendered,
+        replies.append(add_message(MessageKind.WRITE_BACK, problem, event, rendered,
                             to=f"{report.source}:{report.external_id}", reporter=report.reporter,
                             reports=[report]))
     return replies
 
 
-def _add(kind, problem, event, rendered: Rendered, *, to: str, reporter=None, user=None, reports=()) -> Message:
+def add_message(kind, problem, event, rendered: Rendered, *, to: str, reporter=None, user=None, reports=()) -> Message:
     if event is not None and event.id is None:
         db.session.flush()
     message = Message(
@@ -251,6 +252,6 @@ def still_happening(reporter: Reporter, report: Report, words: str | None) -> Re
     db.session.flush()
     if problem.owner is not None and problem.owner.active:
         rendered = render_message(MessageKind.OWNER_FLAG, problem, reports=[new], flagged_by=reporter)
-        _add(MessageKind.OWNER_FLAG, problem, event, rendered, to=problem.owner.email,
+        add_message(MessageKind.OWNER_FLAG, problem, event, rendered, to=problem.owner.email,
              user=problem.owner, reports=[new])
     return new

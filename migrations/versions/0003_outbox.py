@@ -38,7 +38,7 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("kind IN ('owned', 'changed', 'declined', 'moved', 'staff_copy', 'owner_flag', 'write_back', 'digest')", name=op.f('ck_messages_kind_allowed')),
+    sa.CheckConstraint("kind IN ('owned', 'changed', 'declined', 'moved', 'staff_copy', 'owner_flag', 'write_back', 'digest', 'work_done')", name=op.f('ck_messages_kind_allowed')),
     sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'bounced', 'unreachable')", name=op.f('ck_messages_status_allowed')),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_messages_event_id_events')),
     sa.ForeignKeyConstraint(['problem_id'], ['problems.id'], name=op.f('fk_messages_problem_id_problems')),

@@ -101,6 +101,7 @@ SETTINGS = (
             secret=True),
     Setting(jira_client.WEBHOOK_SECRET, "Shared secret of the Jira webhook (POST /hooks/jira); "
             "webhooks are refused while it is unset.", secret=True),
+    Setting(jira_client.PROJECT, "Project key for issues Careloop creates to carry a problem's fix, e.g. OPS."),
     Setting(jira_client.ISSUE_TYPE, "Issue type used when Careloop creates an issue for a fix.",
             default="Task"),
 )
@@ -130,7 +131,16 @@ class JiraSource:
 
     def ticket_source(self) -> TicketSource:
         return TicketSource(name=NAME, title="Jira", settings=SETTINGS, fetch=self.fetch,
-                            handle_webhook=self.handle_webhook)
+                            handle_webhook=self.handle_webhook, create_work_item=self.create_work_item,
+                            link_back=jira_client.add_remote_link, work_status=jira_client.status_category)
+
+    @staticmethod
+    def create_work_item(settings: Mapping[str, str], summary: str, description: str) -> tuple[str, str]:
+        """A new issue for a problem's fix, in CARELOOP_JIRA_PROJECT."""
+        project = settings.get(jira_client.PROJECT)
+        if not project:
+            raise SourceError(f"Set {jira_client.PROJECT} to the project key new issues go to.")
+        return jira_client.create_issue(settings, project, summary, description)
 
     def client(self, config: JiraSettings, **overrides: Any) -> JiraClient:
         options = {**self.client_options, **overrides}

@@ -46,6 +46,7 @@ MATRIX = {
     "leaders.move_report": LEADER,
     "leaders.split_report": LEADER,
     "leaders.mark_person_unreachable": LEADER,
+    "leaders.link_problem_work": LEADER,
     "admin.users": ADMIN,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
