@@ -278,6 +278,9 @@ class Report(db.Model):
         UniqueConstraint("source", "external_id"),
         _check_in("channel", Channel),
         Index("ix_reports_problem_created", "problem_id", "created_at"),
+        # The dashboard's figures (migration 0005): people affected per problem, reports per channel.
+        Index("ix_reports_problem_reporter", "problem_id", "reporter_id"),
+        Index("ix_reports_channel_problem", "channel", "problem_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -291,6 +294,8 @@ class Report(db.Model):
     external_url: Mapped[str | None] = mapped_column(String(500))
     # An imported ticket's last remote update, so an unchanged ticket is not rewritten.
     external_updated_at: Mapped[datetime | None]
+    # The external id of the ticket this one was merged into remotely (it follows that one).
+    merged_into: Mapped[str | None] = mapped_column(String(200))
     # Set when the remote ticket was deleted: the text is gone, the count and history stay.
     removed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -355,7 +360,14 @@ class Event(db.Model):
     """Append-only audit trail, written in the same transaction as what it records."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_problem_verb", "problem_id", "verb"),)
+    __table_args__ = (
+        Index("ix_events_problem_verb", "problem_id", "verb"),
+        # The dashboard's figures (migration 0005): last action per problem; handoffs,
+        # first owner and changes by verb.
+        Index("ix_events_problem_verb_created", "problem_id", "verb", "created_at"),
+        Index("ix_events_verb_problem_created", "verb", "problem_id", "created_at"),
+        Index("ix_events_actor_verb", "actor_id", "verb"),  # a leader's record
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -464,6 +476,7 @@ class Message(db.Model):
         _check_in("status", MessageStatus),
         Index("ix_messages_due", "status", "next_attempt_at"),
         Index("ix_messages_problem_kind", "problem_id", "kind"),
+        Index("ix_messages_event", "event_id"),  # a leader's record: people told after their actions
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -514,3 +527,8 @@ class ProblemLink(db.Model):
 
     problem: Mapped[Problem] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+
+# The similarity index's tables live with the engine; imported here so every model is
+# known wherever ``app.models`` is (migrations, compare_metadata, create_all in tools).
+from .grouping.models import SimilarityChange, SimilarityVector  # noqa: E402,F401

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .grouping.backend import SimilarityBackend
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ProblemInfo",
     "ReportInfo",
     "Setting",
+    "SimilarityBackend",
     "SourceError",
     "Ticket",
     "TicketPage",
@@ -113,6 +115,11 @@ class TicketSource:
     fetch: Callable[[Mapping[str, str], str | None], Iterator[TicketPage]]
     write_back: Callable[[Mapping[str, str], str, str], None] | None = None
     handle_webhook: Callable[[Mapping[str, str], Mapping[str, str], bytes], WebhookResult] | None = None
+    # Optional: the missing-settings messages a simple `required` flag cannot express
+    # (such as "email and token, or an OAuth token"); empty when configured.
+    check: Callable[[Mapping[str, str]], list[str]] | None = None
+    # Optional: whether replies are wanted right now (a setting may switch them off).
+    write_back_enabled: Callable[[Mapping[str, str]], bool] | None = None
     create_work_item: Callable[[Mapping[str, str], str, str], tuple[str, str]] | None = None
     link_back: Callable[[Mapping[str, str], str, str, str], object] | None = None
     work_status: Callable[[Mapping[str, str], str], str] | None = None
@@ -121,8 +128,19 @@ class TicketSource:
     def tracks_work(self) -> bool:
         return self.work_status is not None
 
+    def missing_settings(self, settings: Mapping[str, str]) -> list[str]:
+        missing = [f"set {s.name}" for s in self.settings if s.required and not settings.get(s.name)]
+        if not missing and self.check is not None:
+            missing = self.check(settings)
+        return missing
+
     def configured(self, settings: Mapping[str, str]) -> bool:
-        return all(settings.get(s.name) for s in self.settings if s.required)
+        return not self.missing_settings(settings)
+
+    def replies_wanted(self, settings: Mapping[str, str]) -> bool:
+        if self.write_back is None:
+            return False
+        return self.write_back_enabled is None or self.write_back_enabled(settings)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import closing
 from datetime import timedelta
 from dataclasses import dataclass, field
 
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import (
@@ -22,6 +24,7 @@ from ..models import (
     REPORT_UPDATED,
     Channel,
     ImportRun,
+    Problem,
     Report,
     SourceState,
     utcnow,
@@ -98,9 +101,9 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
     source = get_source(name)
     settings = source_settings(source)
     result = ImportResult(source=name)
-    if not source.configured(settings):
-        missing = [s.name for s in source.settings if s.required and not settings.get(s.name)]
-        result.error_message = f"{source.title} is not configured: set {', '.join(missing)}."
+    missing = source.missing_settings(settings)
+    if missing:
+        result.error_message = f"{source.title} is not configured: {'; '.join(missing)}."
         result.errors = 1
         return result
 
@@ -114,14 +117,16 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
     state.last_run_at = utcnow()
     db.session.commit()
     try:
-        for page in source.fetch(settings, state.cursor):
-            for ticket in page.tickets:
-                store_ticket(name, ticket, result)
-            state.cursor = page.cursor
-            _count(run, result)
-            db.session.commit()  # the page and its cursor, together
-            if page.done:
-                break
+        with closing(source.fetch(settings, state.cursor)) as pages:
+            for page in pages:
+                for ticket in page.tickets:
+                    store_ticket(name, ticket, result)
+                resolve_pending_merges(name)
+                state.cursor = page.cursor
+                _count(run, result)
+                db.session.commit()  # the page and its cursor, together
+                if page.done:
+                    break
     except AuthenticationFailed as error:
         db.session.rollback()
         result.errors += 1
@@ -130,6 +135,11 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
         db.session.rollback()
         result.errors += 1
         result.error_message = f"{source.title} import stopped: {error}"
+    except Exception as error:  # noqa: BLE001 - a plugin bug: record it and release the claim
+        db.session.rollback()
+        log.exception("Import of %s failed", name)
+        result.errors += 1
+        result.error_message = f"{source.title} import failed unexpectedly: {type(error).__name__}: {error}"
     state = db.session.get(SourceState, name)
     run = db.session.get(ImportRun, run.id)
     _count(run, result)
@@ -198,6 +208,7 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         changed = True
     report.external_updated_at = ticket.updated_at
     report.external_url = ticket.url or report.external_url
+    report.merged_into = ticket.merged_into
     if changed:
         result.updated += 1
     else:
@@ -224,6 +235,7 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
         )
         report.external_url = ticket.url
         report.external_updated_at = ticket.updated_at
+        report.merged_into = ticket.merged_into
         if ticket.created_at:
             report.created_at = ticket.created_at
         db.session.flush()
@@ -237,6 +249,24 @@ def _merged_target_problem(source: str, ticket: Ticket):
         db.select(Report).filter_by(source=source, external_id=str(ticket.merged_into))
     )
     return target.problem if target is not None else None
+
+
+def resolve_pending_merges(source: str) -> int:
+    """Tickets merged into one that arrived later (a later page or run) follow it now."""
+    target = aliased(Report)
+    pending = db.session.execute(
+        db.select(Report, target.problem_id)
+        .join(target, (target.source == Report.source) & (target.external_id == Report.merged_into))
+        .where(Report.source == source, Report.merged_into.is_not(None),
+               Report.problem_id != target.problem_id)
+    ).all()
+    for report, problem_id in pending:
+        before = report.problem_id
+        report.problem_id = problem_id
+        record(REPORT_MOVED, None, problem=db.session.get(Problem, problem_id), report=report,
+               before={"problem_id": before}, after={"problem_id": problem_id}, reason="merged remotely")
+    db.session.flush()
+    return len(pending)
 
 
 def remove_report_text(report: Report) -> None:

@@ -133,13 +133,13 @@ def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report
 
 
 def _write_backs(problem, kind, event, reports: list[Report], note: str | None) -> list[Message]:
-    from ..plugins import ticket_sources
+    from ..plugins import source_settings, ticket_sources
 
     sources = ticket_sources()
     replies = []
     for report in reports:
         source = sources.get(report.source or "")
-        if source is None or source.write_back is None:
+        if source is None or not source.replies_wanted(source_settings(source)):
             continue
         rendered = render_message(MessageKind.WRITE_BACK, problem, reporter=report.reporter,
                                   reports=[report], note=note, notice_kind=kind)

@@ -211,3 +211,20 @@ def test_sources_page_masks_secrets_and_runs_an_import(remote, client, auth, mak
     assert run.trigger == "admin" and run.created == 5
     assert "5 created" in client.get("/admin/sources").get_data(as_text=True)
     assert client.post("/admin/sources/nowhere/run").status_code == 404
+
+
+def test_a_plugin_bug_is_recorded_and_releases_the_claim(remote):
+    def broken(settings, cursor):
+        yield TicketPage(tickets=[ticket(1)], cursor="1")
+        raise KeyError("plugin bug")
+
+    remote.fetch = broken
+    from app.plugins import ticket_sources
+    import dataclasses
+
+    ticket_sources()["fake"] = dataclasses.replace(ticket_sources()["fake"], fetch=broken)
+    result = import_from_source("fake")
+    assert not result.ok and "failed unexpectedly: KeyError" in result.error_message
+    state = db.session.get(SourceState, "fake")
+    assert state.running_since is None and state.cursor == "1"
+    assert [r.external_id for r in reports()] == ["1"]

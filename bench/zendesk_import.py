@@ -1,0 +1,178 @@
+"""Benchmark: import N generated Zendesk tickets through the core into a fresh SQLite file.
+
+A local HTTP server answers the cursor-based incremental export like Zendesk, in pages
+of --page-size tickets with users side-loaded. The plugin's rate limiter is lifted
+(CARELOOP_ZENDESK_REQUESTS_PER_MINUTE=0), so this measures Careloop, not Zendesk's limit;
+the time a real account of that size needs under 10 export requests a minute is
+computed and printed next to it.
+
+    .venv/bin/python bench/zendesk_import.py                 # 100,000 tickets
+    .venv/bin/python bench/zendesk_import.py --tickets 5000  # a quick check
+
+Nothing leaves the machine: the server listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EXPORT = "/api/v2/incremental/tickets/cursor.json"
+START_EPOCH = 1704067200  # 2024-01-01
+SUBJECTS = ["Card reader rejects contactless payments", "Booking page times out on step 3",
+            "Phone line hangs up after the menu", "Invoice shows the wrong address",
+            "Lift to platform 2 out of order", "Website login loops back to the start"]
+
+
+class FakeExport:
+    """Pages of generated tickets: page n is asked for with ``cursor=p<n>`` (page 0 with start_time)."""
+
+    def __init__(self, tickets: int, page_size: int):
+        self.tickets = tickets
+        self.page_size = page_size
+        self.pages = math.ceil(tickets / page_size)
+        self.requests = 0
+
+    def page(self, number: int) -> bytes:
+        first = number * self.page_size + 1
+        last = min(self.tickets, first + self.page_size - 1)
+        tickets, users = [], {}
+        for ticket_id in range(first, last + 1):
+            requester = 1_000_000 + ticket_id % 20_000
+            users[requester] = {"id": requester, "name": f"Customer {requester}",
+                                "email": f"customer{requester}@example.net", "role": "end-user"}
+            stamp = START_EPOCH + ticket_id * 30
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+            tickets.append({
+                "url": f"https://bench.zendesk.com/api/v2/tickets/{ticket_id}.json",
+                "id": ticket_id,
+                "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+                "created_at": when, "updated_at": when,
+                "subject": SUBJECTS[ticket_id % len(SUBJECTS)],
+                "raw_subject": SUBJECTS[ticket_id % len(SUBJECTS)],
+                "description": f"Ticket {ticket_id}: {SUBJECTS[ticket_id % len(SUBJECTS)].lower()} "
+                               "again today; I tried twice and asked at the desk.",
+                "status": "open", "requester_id": requester, "submitter_id": requester,
+                "tags": [], "followup_ids": [], "generated_timestamp": stamp,
+            })
+        end = number >= self.pages - 1
+        after = f"p{number + 1}"
+        return json.dumps({"tickets": tickets, "users": list(users.values()),
+                           "after_url": f"https://bench.zendesk.com{EXPORT}?cursor={after}",
+                           "after_cursor": after, "before_url": None, "before_cursor": None,
+                           "end_of_stream": end}).encode()
+
+    def handler(self):
+        export = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                export.requests += 1
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                if parts.path != EXPORT:
+                    return self._send(404, b'{"error":"RecordNotFound"}')
+                if "cursor" in query:
+                    number = int(query["cursor"][0].lstrip("p"))
+                else:
+                    number = 0
+                if number >= export.pages:  # after the end: nothing new
+                    body = json.dumps({"tickets": [], "users": [], "after_cursor": f"p{number}",
+                                       "end_of_stream": True}).encode()
+                else:
+                    body = export.page(number)
+                self._send(200, body)
+
+            def _send(self, status: int, body: bytes):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--per-minute", type=int, default=10, help="Zendesk's export limit, for the estimate")
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Report
+    from app.plugins import source_settings, ticket_sources
+    from app.services.imports import import_from_source
+
+    export = FakeExport(args.tickets, args.page_size)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), export.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.sqlite'}",
+            "SECRET_KEY": "bench",
+            "CARELOOP_PLUGINS": ["zendesk"],
+            "CARELOOP_ZENDESK_URL": url,
+            "CARELOOP_ZENDESK_EMAIL": "bench@example.org",
+            "CARELOOP_ZENDESK_TOKEN": "bench-token",
+            "CARELOOP_ZENDESK_OAUTH_TOKEN": "",
+            "CARELOOP_ZENDESK_START": str(START_EPOCH),
+            "CARELOOP_ZENDESK_REQUESTS_PER_MINUTE": "0",
+        })
+        with app.app_context():
+            upgrade()
+
+            # The plugin alone: HTTP + JSON + mapping, no database.
+            source = ticket_sources()["zendesk"]
+            settings = source_settings(source)
+            started = time.perf_counter()
+            fetched = sum(len(page.tickets) for page in source.fetch(settings, None))
+            fetch_seconds = time.perf_counter() - started
+
+            # Through the core: every page and its cursor committed to SQLite.
+            started = time.perf_counter()
+            result = import_from_source("zendesk")
+            import_seconds = time.perf_counter() - started
+            stored = db.session.scalar(db.select(db.func.count(Report.id)))
+            db.session.remove()
+            db.engine.dispose()
+    server.shutdown()
+
+    pages = export.pages
+    real_minutes = pages / args.per_minute
+    print(f"tickets: {args.tickets:,} in {pages:,} pages of {args.page_size:,}")
+    print(f"plugin only (HTTP + mapping): {fetched:,} tickets in {fetch_seconds:.1f} s "
+          f"= {fetched / fetch_seconds:,.0f} tickets/s")
+    print(f"import through the core into SQLite: {result.created:,} created, {result.errors} errors, "
+          f"{stored:,} reports stored in {import_seconds:.1f} s = {result.created / import_seconds:,.0f} tickets/s")
+    print(f"a real Zendesk account of this size at {args.per_minute} export requests/minute: "
+          f"{pages:,} pages / {args.per_minute} per minute = {real_minutes:,.1f} minutes at least "
+          f"(plus Zendesk's own response time)")
+    if not result.ok:
+        print(f"import error: {result.error_message}")
+        return 1
+    return 0 if stored == args.tickets else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
