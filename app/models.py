@@ -278,9 +278,6 @@ class Report(db.Model):
         UniqueConstraint("source", "external_id"),
         _check_in("channel", Channel),
         Index("ix_reports_problem_created", "problem_id", "created_at"),
-        # The dashboard's figures (migration 0005): people affected per problem, reports per channel.
-        Index("ix_reports_problem_reporter", "problem_id", "reporter_id"),
-        Index("ix_reports_channel_problem", "channel", "problem_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -360,14 +357,7 @@ class Event(db.Model):
     """Append-only audit trail, written in the same transaction as what it records."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_problem_verb", "problem_id", "verb"),
-        # The dashboard's figures (migration 0005): last action per problem; handoffs,
-        # first owner and changes by verb.
-        Index("ix_events_problem_verb_created", "problem_id", "verb", "created_at"),
-        Index("ix_events_verb_problem_created", "verb", "problem_id", "created_at"),
-        Index("ix_events_actor_verb", "actor_id", "verb"),  # a leader's record
-    )
+    __table_args__ = (Index("ix_events_problem_verb", "problem_id", "verb"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -476,7 +466,6 @@ class Message(db.Model):
         _check_in("status", MessageStatus),
         Index("ix_messages_due", "status", "next_attempt_at"),
         Index("ix_messages_problem_kind", "problem_id", "kind"),
-        Index("ix_messages_event", "event_id"),  # a leader's record: people told after their actions
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -528,7 +517,3 @@ class ProblemLink(db.Model):
     problem: Mapped[Problem] = relationship()
     created_by: Mapped[User | None] = relationship()
 
-
-# The similarity index's tables live with the engine; imported here so every model is
-# known wherever ``app.models`` is (migrations, compare_metadata, create_all in tools).
-from .grouping.models import SimilarityChange, SimilarityVector  # noqa: E402,F401
