@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .grouping.backend import SimilarityBackend
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -19,7 +18,6 @@ __all__ = [
     "ProblemInfo",
     "ReportInfo",
     "Setting",
-    "SimilarityBackend",
     "SourceError",
     "Ticket",
     "TicketPage",
