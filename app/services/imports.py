@@ -217,14 +217,17 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
 
 
 def _create_report(source: str, ticket: Ticket, text: str) -> None:
-    with db.session.begin_nested():  # a refused ticket leaves nothing behind
-        reporter = new_reporter(
-            name=ticket.requester_name,
-            email=ticket.requester_email,
-            contact_ok=bool(ticket.requester_email)
-            and current_app.config["CARELOOP_IMPORT_CONTACT_OK"],
-        )
-        report = file_report(
+    reporter = new_reporter(
+        name=ticket.requester_name,
+        email=ticket.requester_email,
+        contact_ok=bool(ticket.requester_email) and current_app.config["CARELOOP_IMPORT_CONTACT_OK"],
+    )
+    imported = {"external_url": ticket.url, "external_updated_at": ticket.updated_at,
+                "merged_into": ticket.merged_into}
+    if ticket.created_at:
+        imported["created_at"] = ticket.created_at
+    try:
+        file_report(
             text=text,
             reporter=reporter,
             channel=Channel(source) if source in set(Channel) else Channel.API,
@@ -232,13 +235,11 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
             external_id=str(ticket.external_id),
             location=ticket.location,
             problem=_merged_target_problem(source, ticket),
+            extra=imported,
         )
-        report.external_url = ticket.url
-        report.external_updated_at = ticket.updated_at
-        report.merged_into = ticket.merged_into
-        if ticket.created_at:
-            report.created_at = ticket.created_at
-        db.session.flush()
+    except ServiceError:
+        db.session.expunge(reporter)  # a refused ticket leaves nothing behind
+        raise
 
 
 def _merged_target_problem(source: str, ticket: Ticket):

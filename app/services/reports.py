@@ -102,10 +102,12 @@ def file_report(
     source: str | None = None,
     external_id: str | None = None,
     problem: Problem | None = None,
+    extra: dict | None = None,
 ) -> Report:
     """Store one person's report and put it in a problem.
 
-    Without ``problem`` the report starts a new problem in triage.
+    Without ``problem`` the report starts a new problem in triage. ``extra`` sets more
+    ``Report`` columns in the same insert (importers: created_at, external_url, ...).
     """
     limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
     text = clean_text(text, field="text", label="What isn't working", limit=limit, required=True)
@@ -132,6 +134,7 @@ def file_report(
         reporter=reporter,
         filed_by=filed_by,
         problem=problem,
+        **(extra or {}),
     )
     db.session.add(report)
     record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
