@@ -76,6 +76,16 @@ class Config:
     # Whether people whose tickets are imported may be told what changed (they wrote to support).
     CARELOOP_IMPORT_CONTACT_OK = _flag("CARELOOP_IMPORT_CONTACT_OK", True)
 
+    # Grouping duplicate reports (app/grouping). Scores are in [0, 1]: the backend's
+    # calibrated estimate that a new report describes the same problem as an existing one.
+    CARELOOP_GROUPING_BACKEND = os.environ.get("CARELOOP_GROUPING_BACKEND", "minilm")
+    CARELOOP_GROUPING_AUTO = float(os.environ.get("CARELOOP_GROUPING_AUTO", "0.95"))
+    CARELOOP_GROUPING_REVIEW = float(os.environ.get("CARELOOP_GROUPING_REVIEW", "0.75"))
+    CARELOOP_GROUPING_THREADS = int(os.environ.get("CARELOOP_GROUPING_THREADS", "1"))
+
+    # Suggestions while filing: requests per minute per person (kept in the database).
+    CARELOOP_SUGGEST_PER_MINUTE = int(os.environ.get("CARELOOP_SUGGEST_PER_MINUTE", "60"))
+
     # Mail: messages wait in the outbox until `careloop send-mail` delivers them over SMTP.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -28,12 +28,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import admin, auth, errors, hooks, leaders, public, staff
+    from . import admin, auth, dashboard, errors, hooks, leaders, public, staff
     from .plugins import init_plugins
     from .templating import init_templating
 
     init_plugins(app)
-    for module in (public, auth, staff, leaders, admin, hooks):
+    for module in (public, auth, staff, leaders, dashboard, admin, hooks):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     init_templating(app)

@@ -26,6 +26,12 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(plugins_command)
     app.cli.add_command(send_mail)
+    app.cli.add_command(digest_command)
+
+    from .grouping.cli import grouping_eval, grouping_reindex
+
+    app.cli.add_command(grouping_eval)
+    app.cli.add_command(grouping_reindex)
 
 
 @click.group()
@@ -162,3 +168,15 @@ def send_mail(watch, interval):
         if not watch:
             return
         time.sleep(interval)
+
+
+@click.command("digest")
+@click.option("--force", is_flag=True, help="Also write for leaders who had a digest in the last 6 days.")
+@with_appcontext
+def digest_command(force):
+    """Write each active leader's weekly digest to the outbox (run weekly from a scheduler)."""
+    from .services.digest import write_digests
+
+    result = write_digests(force=force)
+    db.session.commit()
+    click.echo(result.summary() + " `careloop send-mail` delivers them.")

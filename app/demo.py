@@ -1,8 +1,12 @@
-"""Demo data that tells the care loop's story: every status, handoffs, published changes."""
+"""Demo data that tells the care loop's story: every status, handoffs, published changes,
+and on the dashboard: overdue problems, one passed along three times, a long wait for an
+owner, and changes that come faster than they used to."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+
+from flask import current_app
 
 from . import services
 from .extensions import db
@@ -71,6 +75,8 @@ STORIES: list[dict] = [
         "owned_days": 20,
         "start_days": 15,
         "due_days_ago": 3,
+        # (which report's person, days ago, their words): they say it is still happening.
+        "still": (3, 2, "Tried again today: still no reset email, and now I have missed a bill payment."),
     },
     {
         "title": "Ramp at the High Street branch is blocked by deliveries",
@@ -98,8 +104,8 @@ STORIES: list[dict] = [
         "title": "Letters still sent to an old address",
         "area": "Billing",
         "reports": [
-            ("Sean Murphy", "sean@example.net", "web", 10, "I updated my address online in January and my bill still went to my old flat.", "Billing"),
-            ("Kate Young", "kate@example.net", "staff", 7, "Customer moved and changed their address at the branch; the next letter went to the old one.", "Branch visit"),
+            ("Sean Murphy", "sean@example.net", "web", 38, "I updated my address online in January and my bill still went to my old flat.", "Billing"),
+            ("Kate Young", "kate@example.net", "staff", 20, "Customer moved and changed their address at the branch; the next letter went to the old one.", "Branch visit"),
             ("Leo Grant", None, "web", 3, "My statement with my account number went to my ex's house. I changed my address months ago.", None),
         ],
     },
@@ -126,6 +132,38 @@ STORIES: list[dict] = [
         "owned_days": 19,
         "change": ("The rota app now keeps staff signed in for 30 days on their own device; the identity settings that forced a new sign-in every 8 hours were changed.", 5, None),
     },
+    # For the dashboard: a problem passed along three times and now overdue, with nobody
+    # acting on it for weeks; and an older change that took far longer than they do now.
+    {
+        "title": "Bills show a charge nobody can explain",
+        "area": "Billing",
+        "reports": [
+            ("Carla Mendes", "carla@example.net", "web", 75, "Every bill has a £12.50 'service adjustment' and nobody on the phone can tell me what it is for.", "Billing"),
+            ("Ken Walsh", None, "staff", 71, "Customer at the desk with the same unexplained £12.50 charge; billing told us to ask the website team.", "Branch visit"),
+            ("Amira Hassan", "amira@example.net", "web", 64, "Three different people have passed me on about this charge. I just want to know what it is.", "Phone line"),
+        ],
+        "owner": "dana@example.org",
+        "owned_days": 70,
+        "handovers": [
+            ("sam@example.org", 55, "The charge is set up in the website's billing settings, which Sam's team runs."),
+            ("dana@example.org", 40, "It turns out to be a billing rule, not a website setting; back to Dana."),
+            ("sam@example.org", 25, "Dana is on leave; Sam covers billing until she is back."),
+        ],
+        "due_days_ago": 10,
+        "no_review": True,
+    },
+    {
+        "title": "Card machines at the branches reject contactless",
+        "area": "Branch visit",
+        "reports": [
+            ("Olu Bakare", "olu@example.net", "web", 300, "The card machine at the branch refused my contactless card and my phone; I had to go and find a cash machine.", "Branch visit"),
+        ],
+        "owner": "dana@example.org",
+        "owned_days": 280,
+        "start_days": 250,
+        "change": ("Every branch card machine was replaced with one that takes contactless cards and phone payments; the old machines could not be updated.", 190, None),
+        "publish": ("Pay by contactless at every branch", "You told us the branch card machines refused contactless cards and phones. Every branch now has new machines that take both."),
+    },
 ]
 
 
@@ -150,10 +188,28 @@ def load_demo_data() -> bool:
     users = _users()
     frankie = users["frankie@example.org"]
     staff_self = services.reporter_for_user(frankie)
-    for story in STORIES:
-        _tell(story, users, frankie, staff_self)
+    # The stories say which problem each report belongs to; the engine still indexes them.
+    config = current_app.config
+    enabled = config.get("CARELOOP_GROUPING_ENABLED", True)
+    config["CARELOOP_GROUPING_ENABLED"] = False
+    try:
+        for story in STORIES:
+            _tell(story, users, frankie, staff_self)
+    finally:
+        config["CARELOOP_GROUPING_ENABLED"] = enabled
     _deliver_old_messages()
+    _approve_public_titles()
     return True
+
+
+def _approve_public_titles() -> None:
+    """Customers are offered only problems whose title a leader approved for the public."""
+    titles = {
+        "Parcels left outside in the rain": "Parcels left outside in the rain",
+        "Password reset email never arrives": "Password reset emails not arriving",
+    }
+    for problem in db.session.scalars(db.select(Problem).where(Problem.title.in_(titles))):
+        problem.public_title = titles[problem.title]
 
 
 def _deliver_old_messages() -> None:
@@ -177,6 +233,7 @@ def _deliver_old_messages() -> None:
 
 def _tell(story: dict, users: dict[str, User], frankie: User, staff_self) -> None:
     problem: Problem | None = None
+    filed = []
     for name, email, channel, days, words, where in story["reports"]:
         with clock_at(_ago(days)):
             if channel == "self":
@@ -191,6 +248,7 @@ def _tell(story: dict, users: dict[str, User], frankie: User, staff_self) -> Non
                 filed_by=frankie if channel in ("staff", "self") else None,
                 problem=problem,
             )
+            filed.append(report)
             if problem is None:
                 problem = report.problem
                 problem.title, problem.area = story["title"], story["area"]
@@ -204,8 +262,7 @@ def _tell(story: dict, users: dict[str, User], frankie: User, staff_self) -> Non
             problem.due_on = _ago(story["due_days_ago"]).date()
         if "due_in_days" in story:
             problem.due_on = _ago(-story["due_in_days"]).date()
-    if "handover" in story:
-        to_email, days, reason = story["handover"]
+    for to_email, days, reason in story.get("handovers", [story["handover"]] if "handover" in story else []):
         with clock_at(_ago(days)):
             services.assign_owner(problem, owner, users[to_email], reason)
             owner = users[to_email]
@@ -224,5 +281,12 @@ def _tell(story: dict, users: dict[str, User], frankie: User, staff_self) -> Non
         days, reason = story["decline"]
         with clock_at(_ago(days)):
             services.decline(problem, owner, reason)
-    with clock_at(_ago(1)):
-        services.add_comment(problem, owner, "Checked in on this during the weekly review.")
+    if "still" in story:
+        from .services.messages import still_happening
+
+        index, days, words = story["still"]
+        with clock_at(_ago(days)):
+            still_happening(filed[index].reporter, filed[index], words)
+    if not story.get("no_review"):
+        with clock_at(_ago(1)):
+            services.add_comment(problem, owner, "Checked in on this during the weekly review.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Optional
 
 
@@ -15,6 +15,9 @@ class ReportFieldsForm(FlaskForm):
     location = StringField("Where did it happen?", validators=[Optional()])
     occurred_on = DateField("When did it happen?", validators=[Optional()])
     impact = TextAreaField("How did it affect you?", validators=[Optional()])
+    # "Is it one of these?": a problem id, "new", or empty (not asked yet).
+    problem_choice = HiddenField()
+    suggestions_seen = HiddenField()
 
     @property
     def areas(self) -> list[str]:

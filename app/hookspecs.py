@@ -16,6 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from flask import Flask
 
+    from .grouping.backend import SimilarityBackend
     from .plugin_api import ProblemInfo, ReportInfo, TicketSource
 
 hookspec = pluggy.HookspecMarker("careloop")
@@ -74,4 +75,30 @@ def change_published(problem: ProblemInfo, reports: list[ReportInfo]) -> None:
     :return: nothing; every plugin is called; exceptions are logged and ignored.
         Replies to remote tickets go through the source's ``write_back``, which the
         core calls from its delivery worker with retries; do not post them from here.
+    """
+
+
+@hookspec
+def register_similarity_backends(app: Flask) -> list[SimilarityBackend]:
+    """Register backends that turn report text into vectors for grouping duplicates.
+
+    Called once when the app is created, after configuration is loaded; the setting
+    ``CARELOOP_GROUPING_BACKEND`` then picks one backend by name (``minilm`` by default).
+    Careloop registers its own backends (``minilm``, ``lexical``) through this hook,
+    marked ``trylast``.
+
+    :param app: the Flask app; read settings from ``app.config`` if you need them.
+    :return: a list of :class:`app.plugin_api.SimilarityBackend`. The lists of all plugins
+        are merged; a plugin's backend replaces a built-in one of the same ``name``, and two
+        plugins registering one name stop start-up with an error.
+
+    Registering must be cheap: load model files lazily, on the first ``encode`` call.
+    ``encode`` must not touch the database, Flask's request state or the network (tests
+    run with ``HF_HUB_OFFLINE=1``): ship the model in a package. It returns unit-length
+    float32 rows; the backend's ``slope`` and ``intercept`` calibrate cosine similarity
+    into a score in [0, 1] so that ``CARELOOP_GROUPING_AUTO`` and ``CARELOOP_GROUPING_REVIEW``
+    mean the same for every backend: fit them on labelled text with
+    ``bench/grouping_calibrate.py``. Change ``model`` whenever the vectors change; stored
+    vectors of another model are ignored until ``careloop grouping-reindex``.
+    Reference: ``app/grouping/backend.py``.
     """

@@ -211,8 +211,11 @@ class Problem(db.Model):
     public_title: Mapped[str | None] = mapped_column(String(200))
     public_summary: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Set when a leader merged this problem into another; its URL then redirects there.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
 
     owner: Mapped[User | None] = relationship()
+    merged_into: Mapped[Problem | None] = relationship(remote_side="Problem.id")
     reports: Mapped[list[Report]] = relationship(
         back_populates="problem", order_by="Report.created_at"
     )
@@ -278,6 +281,9 @@ class Report(db.Model):
         UniqueConstraint("source", "external_id"),
         _check_in("channel", Channel),
         Index("ix_reports_problem_created", "problem_id", "created_at"),
+        # The dashboard's figures (migration 0005): people affected per problem, reports per channel.
+        Index("ix_reports_problem_reporter", "problem_id", "reporter_id"),
+        Index("ix_reports_channel_problem", "channel", "problem_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -293,6 +299,11 @@ class Report(db.Model):
     external_updated_at: Mapped[datetime | None]
     # The external id of the ticket this one was merged into remotely (it follows that one).
     merged_into: Mapped[str | None] = mapped_column(String(200))
+    # How the report came to be in its problem, when not by starting it: "auto" (the
+    # similarity engine, with its score), "chosen" (the person said "me too"),
+    # "confirmed" (a leader confirmed a suggested duplicate), "moved" (a leader moved it).
+    grouping: Mapped[str | None] = mapped_column(String(20))
+    grouping_score: Mapped[float | None]
     # Set when the remote ticket was deleted: the text is gone, the count and history stay.
     removed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -345,6 +356,13 @@ COMMENTED = "commented"
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
 REPORT_UPDATED = "report_updated"
+GROUPED_AUTOMATICALLY = "grouped_automatically"
+GROUPING_UNDONE = "grouping_undone"
+DUPLICATE_SUGGESTED = "duplicate_suggested"
+DUPLICATE_CONFIRMED = "duplicate_confirmed"
+DUPLICATE_REJECTED = "duplicate_rejected"
+RECURRENCE_SUSPECTED = "recurrence_suspected"
+MERGED = "merged"
 STILL_HAPPENING = "still_happening"
 MARKED_UNREACHABLE = "marked_unreachable"
 UNSUBSCRIBED = "unsubscribed"
@@ -357,7 +375,14 @@ class Event(db.Model):
     """Append-only audit trail, written in the same transaction as what it records."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_problem_verb", "problem_id", "verb"),)
+    __table_args__ = (
+        Index("ix_events_problem_verb", "problem_id", "verb"),
+        # The dashboard's figures (migration 0005): last action per problem; handoffs,
+        # first owner and changes by verb.
+        Index("ix_events_problem_verb_created", "problem_id", "verb", "created_at"),
+        Index("ix_events_verb_problem_created", "verb", "problem_id", "created_at"),
+        Index("ix_events_actor_verb", "actor_id", "verb"),  # a leader's record
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -372,6 +397,39 @@ class Event(db.Model):
     subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
     problem: Mapped[Problem | None] = relationship()
     report: Mapped[Report | None] = relationship()
+
+
+class GroupingReview(db.Model):
+    """A question for a leader: is this new report a duplicate of that problem (``duplicate``),
+    or is that changed/declined problem still happening (``recurrence``)?"""
+
+    __tablename__ = "grouping_reviews"
+    __table_args__ = (Index("ix_grouping_reviews_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # duplicate | recurrence
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    candidate_problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | confirmed | rejected
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Report] = relationship()
+    candidate: Mapped[Problem] = relationship()
+    decided_by: Mapped[User | None] = relationship()
+
+
+class RateLimitHit(db.Model):
+    """Requests counted per key and time window, in the database so every app process
+    shares the limit."""
+
+    __tablename__ = "rate_limit_hits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class AppendOnlyError(RuntimeError):
@@ -466,6 +524,10 @@ class Message(db.Model):
         _check_in("status", MessageStatus),
         Index("ix_messages_due", "status", "next_attempt_at"),
         Index("ix_messages_problem_kind", "problem_id", "kind"),
+        # The dashboard (migration 0005): a leader's record (people told after their actions),
+        # and each person's latest notice about a problem (people waiting to hear back).
+        Index("ix_messages_event", "event_id"),
+        Index("ix_messages_reporter_problem_kind", "reporter_id", "problem_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -517,3 +579,7 @@ class ProblemLink(db.Model):
     problem: Mapped[Problem] = relationship()
     created_by: Mapped[User | None] = relationship()
 
+
+# The similarity index's tables live with the engine; imported here so every model is
+# known wherever ``app.models`` is (migrations, compare_metadata, create_all in tools).
+from .grouping.models import SimilarityChange, SimilarityVector  # noqa: E402,F401

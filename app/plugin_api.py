@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .grouping.backend import SimilarityBackend
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ProblemInfo",
     "ReportInfo",
     "Setting",
+    "SimilarityBackend",
     "SourceError",
     "Ticket",
     "TicketPage",

@@ -43,10 +43,15 @@ def init_plugins(app: Flask) -> pluggy.PluginManager:
         versions[ep.name] = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown version"
     for plugin in app.config.get("CARELOOP_EXTRA_PLUGINS", ()):  # tests and embedding apps
         pm.register(plugin)
+    from .grouping import collect_backends
+    from .grouping.backend import BuiltinBackends
+
+    pm.register(BuiltinBackends(), name="careloop.grouping")  # trylast: installed plugins win
     pm.check_pending()  # a misspelt @hookimpl fails at start-up, not silently
     app.extensions[EXTENSION] = pm
     app.extensions["careloop.plugin_versions"] = versions
     app.extensions["careloop.sources"] = _collect_sources(pm, app)
+    app.extensions["careloop.similarity_backends"] = collect_backends(pm, app)
     return pm
 
 

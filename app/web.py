@@ -71,3 +71,24 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target
+
+
+def chosen_problem(form, *, staff: bool):
+    """The "Is it one of these?" step shared by the filing forms.
+
+    Returns (problem the person chose or None, suggestions to offer first). Suggestions
+    are offered once, when the person has not seen them yet (without JavaScript they
+    see them as a confirmation step; the script marks them seen while typing).
+    """
+    from .models import Problem
+    from .services.grouping import suggestions, visible_open_problem_ids
+
+    choice = (form.problem_choice.data or "").strip()
+    if choice.isdigit():
+        if int(choice) not in visible_open_problem_ids(staff=staff):
+            form.problem_choice.errors = ["That problem cannot be chosen; pick another or file as new."]
+            return None, suggestions(form.text.data, staff=staff)
+        return db.session.get(Problem, int(choice)), []
+    if choice == "new" or form.suggestions_seen.data:
+        return None, []
+    return None, suggestions(form.text.data, staff=staff)

@@ -14,7 +14,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def home_for(user: User) -> str:
-    return url_for("leaders.triage") if user.is_leader else url_for("staff.file_report")
+    return url_for("dashboard.index") if user.is_leader else url_for("staff.file_report")
 
 
 @bp.route("/login", methods=["GET", "POST"])

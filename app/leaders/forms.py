@@ -66,3 +66,14 @@ class LinkWorkForm(FlaskForm):
     key = StringField("Issue key", validators=[Optional()])
     create = SubmitField("Create a new issue from this problem")
     link = SubmitField("Link this issue")
+
+
+class MergeForm(FlaskForm):
+    target = IntegerField("Merge into problem number",
+                          validators=[InputRequired("Give the number of the problem to merge into."),
+                                      NumberRange(min=1, message="Give a problem number.")])
+
+
+class SplitForm(FlaskForm):
+    target = IntegerField("Move them to problem number (leave empty for a new problem)",
+                          validators=[Optional(), NumberRange(min=1, message="Give a problem number.")])

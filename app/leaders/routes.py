@@ -24,15 +24,20 @@ from .forms import (
     PublishForm,
     ReopenForm,
     LinkWorkForm,
+    MergeForm,
+    SplitForm,
     UnreachableForm,
 )
+from ..models import GroupingReview
+from ..services import grouping as grouping_service
 from ..services.links import create_work, link_work, work_sources
 
 
 @bp.route("/triage")
 @leader_required
 def triage():
-    return render_template("leaders/triage.html", rows=triage_queue(), closing=not_closed_out())
+    return render_template("leaders/triage.html", rows=triage_queue(), closing=not_closed_out(),
+                           reviews=grouping_service.pending_reviews(), action=ActionForm(formdata=None))
 
 
 @bp.route("/problems")
@@ -100,6 +105,9 @@ def _render_problem(problem: Problem, status: int = 200, preview_of=None, **form
         link_form=_link_form(forms.get("link_work")),
         links=db.session.scalars(db.select(ProblemLink).filter_by(problem_id=problem.id).order_by(ProblemLink.id)).all(),
         work_done=[e for e in problem.events if e.verb == LINKED_WORK_DONE],
+        reviews=grouping_service.pending_reviews(problem),
+        merge=forms.get("merge") or MergeForm(formdata=None, prefix="merge"),
+        split=forms.get("split") or SplitForm(formdata=None, prefix="split"),
     )
     return render_template("leaders/problem.html", **context), status
 
@@ -107,7 +115,14 @@ def _render_problem(problem: Problem, status: int = 200, preview_of=None, **form
 @bp.route("/problems/<int:problem_id>")
 @leader_required
 def problem(problem_id):
-    return _render_problem(_problem_or_404(problem_id))
+    problem = _problem_or_404(problem_id)
+    if problem.merged_into_id is not None:
+        target = problem.merged_into
+        while target.merged_into_id is not None:
+            target = target.merged_into
+        flash(f"Problem #{problem.id} was merged into #{target.id}; its reports and people are here.", "info")
+        return redirect(url_for("leaders.problem", problem_id=target.id))
+    return _render_problem(problem)
 
 
 def _act(problem: Problem, form, name: str, action, message: str, anchor: str = ""):
@@ -332,3 +347,88 @@ def link_problem_work(problem_id):
     else:
         action, message = lambda: link_work(problem, current_user, form.source.data, form.key.data), "Issue linked."
     return _act(problem, form, "link_work", action, message, "#work")
+
+
+def _target_or_error(number):
+    target = db.session.get(Problem, number) if number else None
+    if number and target is None:
+        raise services.ServiceError(f"There is no problem #{number}.", field="target")
+    return target
+
+
+@bp.post("/problems/<int:problem_id>/merge")
+@leader_required
+def merge(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = MergeForm(prefix="merge")
+    done = {}
+
+    def action():
+        done["into"] = grouping_service.merge_problems(problem, _target_or_error(form.target.data), current_user)
+
+    if form.validate_on_submit() and run_service(form, action):
+        flash(f"Problem #{problem.id} merged into #{done['into'].id}: its reports and people are here now.", "success")
+        return redirect(url_for("leaders.problem", problem_id=done["into"].id))
+    db.session.refresh(problem)
+    return _render_problem(problem, 422, merge=form)
+
+
+@bp.post("/problems/<int:problem_id>/split")
+@leader_required
+def split(problem_id):
+    problem = _problem_or_404(problem_id)
+    form = SplitForm(prefix="split")
+    chosen = [int(v) for v in request.form.getlist("reports") if v.isdigit()]
+    done = {}
+
+    def action():
+        done["to"] = grouping_service.split_reports(problem, chosen, current_user, _target_or_error(form.target.data))
+
+    if form.validate_on_submit() and run_service(form, action):
+        flash(f"Moved {len(chosen)} report{'s' if len(chosen) != 1 else ''} to problem #{done['to'].id}.", "success")
+        return redirect(url_for("leaders.problem", problem_id=done["to"].id))
+    db.session.refresh(problem)
+    return _render_problem(problem, 422, split=form)
+
+
+@bp.post("/reports/<int:report_id>/undo-grouping")
+@leader_required
+def undo_grouping(report_id):
+    report = db.get_or_404(Report, report_id)
+    problem = report.problem
+    done = {}
+
+    def action():
+        done["to"] = grouping_service.undo_auto_grouping(report, current_user)
+
+    form = ActionForm()
+    if form.validate_on_submit() and run_service(form, action):
+        flash(f"Undone: the report now has its own problem, #{done['to'].id}.", "success")
+        return redirect(url_for("leaders.problem", problem_id=problem.id))
+    return _render_problem(problem, 422, action=form)
+
+
+@bp.post("/grouping-reviews/<int:review_id>/<any(confirm, reject):answer>")
+@leader_required
+def answer_review(review_id, answer):
+    review = db.get_or_404(GroupingReview, review_id)
+    back = request.form.get("back")
+    form = ActionForm()
+    done = {}
+
+    def action():
+        if answer == "confirm":
+            done["problem"] = grouping_service.confirm_review(review, current_user)
+        else:
+            grouping_service.reject_review(review, current_user)
+
+    if form.validate_on_submit() and run_service(form, action):
+        if answer == "confirm":
+            flash(f"Report #{review.report_id} joined problem #{done['problem'].id}.", "success")
+            return redirect(url_for("leaders.problem", problem_id=done["problem"].id))
+        flash("Kept apart: it is a different problem.", "success")
+    else:
+        flash(" ".join(form.form_errors) or "That did not work; please try again.", "info")
+    if back == "triage":
+        return redirect(url_for("leaders.triage"))
+    return redirect(url_for("leaders.problem", problem_id=review.report.problem_id))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from feedgen.feed import FeedGenerator
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ..extensions import csrf, db
 from ..models import Channel, Report, Reporter
@@ -11,6 +12,9 @@ from ..queries import latest_notices
 from ..services.messages import still_happening, unsubscribe
 from ..queries import paginate_rows, published_change, published_changes_query
 from ..services import file_report, new_reporter
+from ..services.grouping import suggestions
+from ..services.ratelimit import allow
+from ..web import chosen_problem
 from ..web import run_service
 from . import bp
 from .forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
@@ -19,27 +23,42 @@ from .forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
 @bp.route("/", methods=["GET", "POST"])
 def index():
     form = PublicReportForm()
-    filed = {}
+    filed, offered = {}, []
     if form.validate_on_submit():
+        chosen, offered = chosen_problem(form, staff=False)
+        if not offered and not form.problem_choice.errors:
 
-        def file():
-            reporter = new_reporter(
-                name=form.name.data, email=form.email.data, contact_ok=form.contact_ok.data
-            )
-            filed["report"] = file_report(
-                text=form.text.data,
-                location=form.location.data,
-                occurred_on=form.occurred_on.data,
-                impact=form.impact.data,
-                reporter=reporter,
-                channel=Channel.WEB,
-            )
+            def file():
+                reporter = new_reporter(
+                    name=form.name.data, email=form.email.data, contact_ok=form.contact_ok.data
+                )
+                filed["report"] = file_report(
+                    text=form.text.data,
+                    location=form.location.data,
+                    occurred_on=form.occurred_on.data,
+                    impact=form.impact.data,
+                    reporter=reporter,
+                    channel=Channel.WEB,
+                    problem=chosen,
+                    grouping="chosen" if chosen else None,
+                )
 
-        if run_service(form, file):
-            return redirect(url_for("public.thanks", token=filed["report"].reporter.token))
+            if run_service(form, file):
+                return redirect(url_for("public.thanks", token=filed["report"].reporter.token))
     recent = db.session.execute(published_changes_query().limit(3)).all()
-    status = 422 if form.errors else 200
-    return render_template("public/index.html", form=form, recent=recent), status
+    status = 422 if form.errors or form.problem_choice.errors else 200
+    return render_template("public/index.html", form=form, recent=recent, offered=offered), status
+
+
+@bp.get("/suggest")
+def suggest():
+    """Similar open problems for the filing forms' script (same visibility as the forms)."""
+    staff = current_user.is_authenticated
+    who = f"user:{current_user.id}" if staff else f"ip:{request.remote_addr}"
+    if not allow(f"suggest:{who}", current_app.config["CARELOOP_SUGGEST_PER_MINUTE"], 60):
+        return jsonify(error="Too many requests for suggestions; wait a minute and try again."), 429
+    text = request.args.get("text", "")[:2000]
+    return jsonify(suggestions=suggestions(text, staff=staff))
 
 
 def _reporter_or_404(token: str) -> Reporter:

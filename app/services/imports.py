@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
+from ..grouping import similarity_index
 from ..models import (
     REPORT_MOVED,
     REPORT_REMOVED,
@@ -198,11 +199,13 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         record(REPORT_UPDATED, None, problem=report.problem, report=report,
                before={"length": len(report.text)}, after={"length": len(text)})
         report.text = text
+        similarity_index().index_report(report.id, report.problem_id, text)
         changed = True
     target = _merged_target_problem(source, ticket)
     if target is not None and target.id != report.problem_id:
         before = report.problem_id
         report.problem = target
+        similarity_index().move_report(report.id, target.id)
         record(REPORT_MOVED, None, problem=target, report=report,
                before={"problem_id": before}, after={"problem_id": target.id}, reason="merged remotely")
         changed = True
@@ -264,6 +267,7 @@ def resolve_pending_merges(source: str) -> int:
     for report, problem_id in pending:
         before = report.problem_id
         report.problem_id = problem_id
+        similarity_index().move_report(report.id, problem_id)
         record(REPORT_MOVED, None, problem=db.session.get(Problem, problem_id), report=report,
                before={"problem_id": before}, after={"problem_id": problem_id}, reason="merged remotely")
     db.session.flush()
@@ -276,6 +280,7 @@ def remove_report_text(report: Report) -> None:
     report.text = REMOVED_TEXT
     report.impact = None
     report.removed_at = utcnow()
+    similarity_index().remove_report(report.id)
     reporter = report.reporter
     if all(r.removed_at is not None for r in reporter.reports):
         reporter.display_name = None

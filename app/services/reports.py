@@ -103,12 +103,17 @@ def file_report(
     external_id: str | None = None,
     problem: Problem | None = None,
     extra: dict | None = None,
+    grouping: str | None = None,
 ) -> Report:
     """Store one person's report and put it in a problem.
 
-    Without ``problem`` the report starts a new problem in triage. ``extra`` sets more
-    ``Report`` columns in the same insert (importers: created_at, external_url, ...).
+    Without ``problem`` the similarity engine places it (joins a matching problem, or
+    starts a new one in triage, possibly with a question for a leader); with ``problem``
+    it joins that one (``grouping="chosen"`` when the person said "me too"). ``extra``
+    sets more ``Report`` columns in the same insert (importers: created_at, external_url).
     """
+    from .grouping import Placement, after_filing, place
+
     limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
     text = clean_text(text, field="text", label="What isn't working", limit=limit, required=True)
     location = clean_text(location, field="location", label="Where it happened", limit=200)
@@ -118,6 +123,10 @@ def file_report(
     if (source is None) != (external_id is None):
         raise ServiceError("An imported report needs both a source and an external id.")
 
+    if problem is not None and problem.merged_into_id is not None:
+        problem = problem.merged_into
+    placement = place(text) if problem is None else Placement(problem, grouping=grouping)
+    problem = placement.problem
     if problem is None:
         problem = Problem(title=suggested_title(text), area=_configured_area(location))
         db.session.add(problem)
@@ -134,11 +143,14 @@ def file_report(
         reporter=reporter,
         filed_by=filed_by,
         problem=problem,
+        grouping=placement.grouping,
+        grouping_score=placement.score,
         **(extra or {}),
     )
     db.session.add(report)
     record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
+    after_filing(report, placement)
     after_commit("report_filed", report=report_info(report))
     return report
 
@@ -152,13 +164,20 @@ def _configured_area(location: str | None) -> str | None:
     return None
 
 
-def move_report(report: Report, actor: User, target: Problem | None = None) -> Problem:
+def move_report(
+    report: Report, actor: User, target: Problem | None = None, *,
+    grouping: str | None = "moved", owner_check: bool = True,
+) -> Problem:
     """Move a report to another problem, or (``target`` None) start a new problem from it."""
+    from ..grouping import similarity_index
+
     if not actor.is_leader:
         raise PermissionDenied("Only leaders can regroup reports.")
     source = report.problem
-    if source.owner_id is not None and not (actor.is_admin or source.owner_id == actor.id):
+    if owner_check and source.owner_id is not None and not (actor.is_admin or source.owner_id == actor.id):
         raise PermissionDenied("Only the problem's owner or an admin can move its reports.")
+    if target is not None and target.merged_into_id is not None:
+        target = target.merged_into
     if target is not None and target.id == source.id:
         raise ServiceError("The report is already in that problem.", field="target")
     told_where = target is not None  # a split starts a new problem: nothing to tell yet
@@ -167,7 +186,10 @@ def move_report(report: Report, actor: User, target: Problem | None = None) -> P
         db.session.add(target)
         record(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
     report.problem = target
+    report.grouping = grouping
+    report.grouping_score = None
     db.session.flush()
+    similarity_index().move_report(report.id, target.id)
     for problem in (source, target):
         event = record(
             REPORT_MOVED,

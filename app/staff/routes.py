@@ -5,7 +5,7 @@ from ..models import Channel, ReporterKind
 from ..queries import latest_notices, reports_filed_by
 from ..services import file_report as file_report_service
 from ..services import new_reporter, reporter_for_user
-from ..web import run_service
+from ..web import chosen_problem, run_service
 from . import bp
 from .forms import StaffReportForm
 
@@ -14,7 +14,9 @@ from .forms import StaffReportForm
 @login_required
 def file_report():
     form = StaffReportForm()
+    offered = []
     if form.validate_on_submit():
+        chosen, offered = chosen_problem(form, staff=True)
 
         def file():
             if form.on_behalf.data == "self":
@@ -34,13 +36,15 @@ def file_report():
                 reporter=reporter,
                 channel=Channel.STAFF,
                 filed_by=current_user,
+                problem=chosen,
+                grouping="chosen" if chosen else None,
             )
 
-        if run_service(form, file, fields={"email": "customer_email", "name": "customer_name"}):
+        if not offered and not form.problem_choice.errors and run_service(form, file, fields={"email": "customer_email", "name": "customer_name"}):
             flash("Report filed. You can follow it under “My reports”.", "success")
             return redirect(url_for("staff.my_reports"))
-    status = 422 if form.errors else 200
-    return render_template("staff/file_report.html", form=form), status
+    status = 422 if form.errors or form.problem_choice.errors else 200
+    return render_template("staff/file_report.html", form=form, offered=offered), status
 
 
 @bp.route("/reports")

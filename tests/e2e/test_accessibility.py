@@ -62,6 +62,7 @@ def test_leader_problem_page_has_no_serious_accessibility_violations(
     problem_id = file_report_directly("The website logs me out every time I open my bills.", location="Website")
     leader = create_user(Role.LEADER, name="Lee Morgan")
     sign_in(page, leader)
+    page.goto("/triage")
     axe.check(page, "triage")
 
     page.goto(f"/problems/{problem_id}")

@@ -29,6 +29,8 @@ def test_leader_owns_records_a_change_and_publishes_it(page, create_user, file_r
     leader = create_user(Role.LEADER, name="Aisha Khan")
 
     sign_in(page, leader)
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Triage").click()
     expect(page).to_have_url(re.compile(r"/triage$"))
     triage = page.get_by_role("table", name="Problems without an owner")
     expect(triage.get_by_role("row")).to_have_count(2)

@@ -25,6 +25,7 @@ MATRIX = {
     # The reporter's token in the URL is the key to these.
     "public.report_still_happening": ANYONE,
     "public.unsubscribe_page": ANYONE,
+    "public.suggest": ANYONE,
     "auth.login": ANYONE,
     "auth.logout": STAFF,
     "staff.file_report": STAFF,
@@ -46,7 +47,16 @@ MATRIX = {
     "leaders.move_report": LEADER,
     "leaders.split_report": LEADER,
     "leaders.mark_person_unreachable": LEADER,
+    "dashboard.index": LEADER,
+    "dashboard.figure_csv": LEADER,
+    "dashboard.backlog": LEADER,
+    "dashboard.backlog_csv": LEADER,
+    "dashboard.leader": LEADER,
     "leaders.link_problem_work": LEADER,
+    "leaders.merge": LEADER,
+    "leaders.split": LEADER,
+    "leaders.undo_grouping": LEADER,
+    "leaders.answer_review": LEADER,
     "admin.users": ADMIN,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
@@ -87,7 +97,10 @@ def world(make_user, make_report):
         "name": "zendesk",
         "reporter_id": report.reporter_id,
         "message_id": 1,
+        "review_id": 1,
+        "answer": "confirm",
         "source": "zendesk",
+        "figure": "owners",
     }
 
 

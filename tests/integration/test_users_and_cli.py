@@ -94,7 +94,7 @@ class TestAdminUsers:
         auth.logout()
         response = auth.login("dana@example.org", "a long first password")
         assert response.status_code == 302
-        assert response.headers["Location"].endswith("/triage")
+        assert response.headers["Location"].endswith("/dashboard")
 
     @pytest.mark.parametrize("email", ["ada@example.org", "ADA@example.org", "Ada@Example.Org"])
     def test_a_duplicate_email_is_refused_next_to_the_field(self, client, auth, admin, email):
@@ -219,7 +219,7 @@ class TestSignIn:
         assert response.headers["Location"].endswith("/staff/report")
         auth.logout()
         response = auth.login(make_user(Role.LEADER))
-        assert response.headers["Location"].endswith("/triage")
+        assert response.headers["Location"].endswith("/dashboard")
 
     def test_the_email_is_not_case_sensitive(self, auth, make_user):
         make_user(Role.STAFF, email="frankie@example.org")
@@ -290,7 +290,7 @@ class TestSignIn:
         auth.login(make_user(Role.LEADER))
         response = client.get("/login")
         assert response.status_code == 302
-        assert response.headers["Location"].endswith("/triage")
+        assert response.headers["Location"].endswith("/dashboard")
 
 
 # --- CSRF -------------------------------------------------------------------------

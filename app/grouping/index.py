@@ -1,0 +1,463 @@
+"""The similarity index: vectors in the database, a searchable copy in each process.
+
+Writes (``index_report``, ``remove_report``, ``move_report``, ``move_problem``) go through
+the caller's ``db.session``, so they commit or roll back with the report or merge they
+belong to, and each appends a row to ``similarity_changes``. Reads first bring the
+process's copy up to date: one indexed query for changes past the last one seen, made on a
+connection of its own, so only committed work is ever seen. Change ids that were skipped
+(a transaction that took its id earlier but committed later) are asked for again until
+they appear or are old enough to have been rolled back.
+
+Search is exhaustive over compact codes, then exact: the sign bits of every vector (48
+bytes for 384 dimensions) are compared with the query's by Hamming distance, and the few
+hundred closest are rescored by cosine similarity on their int8 vectors. Cosine is then
+calibrated into a score in [0, 1] by the backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import struct
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from ..extensions import db
+from .models import SimilarityChange, SimilarityVector
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .backend import SimilarityBackend
+
+# A change id missing from the log is asked for again for this long (seconds): long enough
+# for any filing transaction to commit, after which it must have been rolled back.
+HOLE_SECONDS = 600
+MAX_HOLES = 10_000
+# Two reports that each cite an identifier the other lacks (a version, a ticket key, an
+# amount) are rarely about the same problem: their score is multiplied by this.
+MARKS_PENALTY = 0.75
+FAR = 1 << 14  # added to the Hamming distance of rows that may not be returned
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@dataclass(frozen=True)
+class Match:
+    """A problem similar to a text: its best-matching report and that report's score."""
+
+    problem_id: int
+    score: float
+    report_id: int | None = None
+
+
+class SimilarityIndex:
+    """What the rest of Careloop uses; see :class:`DatabaseIndex` for the implementation."""
+
+    def index_report(self, report_id: int, problem_id: int, text: str) -> None:
+        raise NotImplementedError
+
+    def remove_report(self, report_id: int) -> None:
+        raise NotImplementedError
+
+    def move_report(self, report_id: int, new_problem_id: int) -> None:
+        raise NotImplementedError
+
+    def move_problem(self, old_problem_id: int, new_problem_id: int) -> None:
+        raise NotImplementedError
+
+    def similar_problems(self, text: str, *, limit: int = 5, problem_ids: Iterable[int] | None = None,
+                         exclude_report_id: int | None = None) -> list[Match]:
+        raise NotImplementedError
+
+    def similar_reports(self, text: str, *, limit: int = 5,
+                        exclude_report_id: int | None = None) -> list[tuple[int, float]]:
+        raise NotImplementedError
+
+
+def identifier_marks(text: str) -> int:
+    """A 64-bit signature of the numbers in a text (versions, ticket keys, amounts), 0 if none."""
+    marks = 0
+    for number in set(_NUMBER.findall(text or "")):
+        marks |= 1 << (hashlib.blake2b(number.encode(), digest_size=1).digest()[0] & 63)
+    return marks
+
+
+def _signed(marks: int) -> int:
+    return marks - (1 << 64) if marks >= 1 << 63 else marks
+
+
+def pack_vector(vector: np.ndarray) -> bytes:
+    """int8 components followed by their float32 scale: a quarter of float32's size."""
+    peak = float(np.abs(vector).max()) or 1.0
+    scale = peak / 127.0
+    return np.round(vector / scale).astype(np.int8).tobytes() + struct.pack("<f", scale)
+
+
+class DatabaseIndex(SimilarityIndex):
+    """The built-in index: state in the database, a copy per process for searching."""
+
+    def __init__(self, app: Flask, backend: SimilarityBackend):
+        self.app = app
+        self.backend = backend
+        self.dim = backend.dim
+        self.words = (backend.dim + 63) // 64
+        self._lock = threading.RLock()
+        self._encoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        self._reset()
+
+    # -- the process's copy ----------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._loaded = False
+        self._n = 0
+        self._dead = 0
+        self._report = np.zeros(0, np.int64)
+        self._problem = np.zeros(0, np.int64)
+        self._vec = np.zeros((0, self.dim), np.int8)
+        self._scale = np.zeros(0, np.float32)
+        self._codes = np.zeros((self.words, 0), np.uint64)  # word-major: each word contiguous
+        self._marks = np.zeros(0, np.uint64)
+        self._alive = np.zeros(0, bool)
+        self._row_of = np.full(0, -1, np.int64)
+        self._last = 0
+        self._fingerprint: tuple | None = None  # the change with id _last, as read
+        self._holes: dict[int, float] = {}
+        self.stale = 0  # vectors of another model, ignored until reindexed
+
+    def _reserve(self, rows: int) -> None:
+        if rows <= len(self._report):
+            return
+        capacity = max(rows, int(len(self._report) * 1.25) + 1024)
+
+        def grow(array, fill=0):
+            bigger = np.full((capacity,) + array.shape[1:], fill, array.dtype)
+            bigger[: self._n] = array[: self._n]
+            return bigger
+
+        self._report = grow(self._report)
+        self._problem = grow(self._problem)
+        self._vec = grow(self._vec)
+        self._scale = grow(self._scale)
+        codes = np.zeros((self.words, capacity), np.uint64)
+        codes[:, : self._n] = self._codes[:, : self._n]
+        self._codes = codes
+        self._marks = grow(self._marks)
+        self._alive = grow(self._alive, False)
+
+    def _codes_of(self, vectors: np.ndarray) -> np.ndarray:
+        bits = vectors > 0
+        pad = self.words * 64 - self.dim
+        if pad:
+            bits = np.pad(bits, ((0, 0), (0, pad)))
+        return np.packbits(bits, axis=1).view(np.uint64)
+
+    def _put(self, report_ids, problem_ids, blobs: list[bytes], marks) -> None:
+        """Insert or overwrite rows in the copy (vectors given as packed bytes)."""
+        if not len(report_ids):
+            return
+        raw = np.frombuffer(b"".join(blobs), dtype=np.int8).reshape(len(blobs), self.dim + 4)
+        vec = raw[:, : self.dim]
+        scale = raw[:, self.dim:].copy().view("<f4").ravel()
+        codes = self._codes_of(vec)
+        report_ids = np.asarray(report_ids, np.int64)
+        top = int(report_ids.max())
+        if top >= len(self._row_of):
+            bigger = np.full(max(top + 1, int(len(self._row_of) * 1.25) + 1024), -1, np.int64)
+            bigger[: len(self._row_of)] = self._row_of
+            self._row_of = bigger
+        rows = self._row_of[report_ids].copy()
+        new = rows < 0
+        if new.any():
+            count = int(new.sum())
+            self._reserve(self._n + count)
+            rows[new] = np.arange(self._n, self._n + count)
+            self._n += count
+            self._row_of[report_ids[new]] = rows[new]
+        self._report[rows] = report_ids
+        self._problem[rows] = np.asarray(problem_ids, np.int64)
+        self._vec[rows] = vec
+        self._scale[rows] = scale
+        self._codes[:, rows] = codes.T
+        self._marks[rows] = np.asarray(marks, np.int64).view(np.uint64)
+        self._alive[rows] = True
+
+    def _drop(self, report_id: int) -> None:
+        if report_id < len(self._row_of) and self._row_of[report_id] >= 0:
+            self._alive[self._row_of[report_id]] = False
+            self._row_of[report_id] = -1
+            self._dead += 1
+
+    def _read_rows(self, conn, where) -> set[int]:
+        query = select(
+            SimilarityVector.report_id, SimilarityVector.problem_id, SimilarityVector.model,
+            SimilarityVector.vector, SimilarityVector.marks,
+        ).where(where)
+        result = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)
+        found: set[int] = set()
+        for part in result.partitions(20_000):
+            keep = [r for r in part if r.model == self.backend.model]
+            self.stale += len(part) - len(keep)
+            for r in part:
+                if r.model != self.backend.model:
+                    self._drop(r.report_id)
+            self._put([r.report_id for r in keep], [r.problem_id for r in keep],
+                      [r.vector for r in keep], [r.marks for r in keep])
+            found.update(r.report_id for r in keep)
+        return found
+
+    _CHANGE = (SimilarityChange.id, SimilarityChange.kind, SimilarityChange.report_id,
+               SimilarityChange.problem_id, SimilarityChange.old_problem_id, SimilarityChange.created_at)
+
+    def _load(self, conn) -> None:
+        self._reset()
+        last = conn.scalar(select(func.max(SimilarityChange.id))) or 0
+        marker = conn.execute(select(*self._CHANGE).where(SimilarityChange.id == last)).first()
+        self._fingerprint = tuple(marker) if marker else None
+        recent = set(conn.scalars(select(SimilarityChange.id).where(SimilarityChange.id > last - 1000)))
+        self._reserve(int(conn.scalar(select(func.count()).select_from(SimilarityVector)) or 0) + 1024)
+        self._read_rows(conn, SimilarityVector.report_id.isnot(None))
+        now = time.monotonic()
+        self._holes = {i: now for i in range(max(1, last - 999), last + 1) if i not in recent}
+        self._last = last
+        self._loaded = True
+
+    def refresh(self) -> None:
+        """Bring this process's copy up to date with what is committed in the database."""
+        with self._lock, db.engine.connect() as conn:
+            if not self._loaded:
+                self._load(conn)
+                return
+            now = time.monotonic()
+            self._holes = {i: t for i, t in self._holes.items() if now - t < HOLE_SECONDS}
+            # The last change seen comes back too: if it is gone or different, the log was
+            # emptied or restored from a backup, and the copy is loaded again.
+            condition = SimilarityChange.id >= self._last
+            if self._holes:
+                condition = or_(condition, SimilarityChange.id.in_(list(self._holes)))
+            changes = conn.execute(select(*self._CHANGE).where(condition).order_by(SimilarityChange.id)).all()
+            marker = next((c for c in changes if c.id == self._last), None)
+            if (tuple(marker) if marker else None) != self._fingerprint:
+                self._load(conn)
+                return
+            changes = [c for c in changes if c.id != self._last]
+            if not changes:
+                return
+            seen = {c.id for c in changes}
+            for change_id in seen:
+                self._holes.pop(change_id, None)
+            newest = max(seen)
+            if newest > self._last:
+                for missing in range(self._last + 1, newest):
+                    if missing not in seen:
+                        self._holes[missing] = now
+                if len(self._holes) > MAX_HOLES:
+                    for old in sorted(self._holes)[: len(self._holes) - MAX_HOLES]:
+                        del self._holes[old]
+                self._last = newest
+                self._fingerprint = tuple(next(c for c in changes if c.id == newest))
+            reread: set[int] = set()
+            for change in changes:
+                if change.kind == "merge":
+                    n = self._n
+                    rows = np.nonzero(self._alive[:n] & (self._problem[:n] == change.old_problem_id))[0]
+                    self._problem[rows] = change.problem_id
+                    reread.update(int(r) for r in self._report[rows])
+                elif change.report_id is not None:
+                    reread.add(change.report_id)
+            ids = sorted(reread)
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                found = self._read_rows(conn, SimilarityVector.report_id.in_(part))  # rewritten in place
+                for report_id in set(part) - found:
+                    self._drop(report_id)
+            if self._dead > max(10_000, self._n // 5):  # removed reports leave holes: compact
+                self._load(conn)
+
+    # -- writing (in the caller's transaction) -----------------------------------------
+
+    def encode(self, text: str) -> tuple[np.ndarray, int]:
+        """The vector and identifier marks of a text (recent texts are remembered)."""
+        with self._lock:
+            hit = self._encoded.get(text)
+            if hit is not None:
+                self._encoded.move_to_end(text)
+                return hit
+        vector = self.backend.encode([text])[0].astype(np.float32)
+        value = (vector, identifier_marks(text))
+        with self._lock:
+            self._encoded[text] = value
+            while len(self._encoded) > 512:
+                self._encoded.popitem(last=False)
+        return value
+
+    def index_report(self, report_id: int, problem_id: int, text: str) -> None:
+        vector, marks = self.encode(text)
+        self._store([(report_id, problem_id, vector, marks)])
+
+    def index_reports(self, items: Sequence[tuple[int, int, str]], batch: int = 256) -> None:
+        """Index many reports at once (re-indexing, imports, benchmarks); same transaction rule."""
+        for start in range(0, len(items), batch):
+            part = items[start:start + batch]
+            vectors = self.backend.encode([text for _, _, text in part])
+            self._store([(r, p, v, identifier_marks(t)) for (r, p, t), v in zip(part, vectors)])
+
+    def _store(self, items) -> None:
+        session = db.session
+        rows = [
+            {"report_id": report_id, "problem_id": problem_id, "model": self.backend.model,
+             "vector": pack_vector(vector), "marks": _signed(marks)}
+            for report_id, problem_id, vector, marks in items
+        ]
+        dialect = session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):  # one statement: insert, or replace a re-indexed report
+            module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+            statement = module.insert(SimilarityVector)
+            statement = statement.on_conflict_do_update(
+                index_elements=[SimilarityVector.report_id],
+                set_={c: statement.excluded[c] for c in ("problem_id", "model", "vector", "marks")},
+            )
+            session.execute(statement, rows)
+        else:
+            ids = [row["report_id"] for row in rows]
+            session.execute(delete(SimilarityVector).where(SimilarityVector.report_id.in_(ids)))
+            session.execute(insert(SimilarityVector), rows)
+        session.execute(insert(SimilarityChange), [
+            {"kind": "index", "report_id": report_id, "problem_id": problem_id}
+            for report_id, problem_id, _, _ in items
+        ])
+
+    def remove_report(self, report_id: int) -> None:
+        db.session.execute(delete(SimilarityVector).where(SimilarityVector.report_id == report_id))
+        db.session.execute(insert(SimilarityChange).values(kind="remove", report_id=report_id))
+
+    def move_report(self, report_id: int, new_problem_id: int) -> None:
+        db.session.execute(update(SimilarityVector).where(SimilarityVector.report_id == report_id)
+                           .values(problem_id=new_problem_id))
+        db.session.execute(insert(SimilarityChange).values(kind="move", report_id=report_id,
+                                                           problem_id=new_problem_id))
+
+    def move_problem(self, old_problem_id: int, new_problem_id: int) -> None:
+        db.session.execute(update(SimilarityVector).where(SimilarityVector.problem_id == old_problem_id)
+                           .values(problem_id=new_problem_id))
+        db.session.execute(insert(SimilarityChange).values(kind="merge", problem_id=new_problem_id,
+                                                           old_problem_id=old_problem_id))
+
+    # -- searching ---------------------------------------------------------------------
+
+    def _search(self, vector: np.ndarray, marks: int, candidates: int,
+                problem_ids: Iterable[int] | None, exclude_report_id: int | None):
+        """Rows of the best candidates and their calibrated scores, best first."""
+        n = self._n
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(0)
+        query = self._codes_of(vector[None, :])[0]
+        distance = np.zeros(n, np.uint16)
+        scratch = np.empty(n, np.uint64)
+        for word in range(self.words):
+            np.bitwise_xor(self._codes[word, :n], query[word], out=scratch)
+            distance += np.bitwise_count(scratch)
+        invalid = ~self._alive[:n]
+        if problem_ids is not None:
+            wanted = np.fromiter(problem_ids, np.int64)
+            if not len(wanted):
+                return np.zeros(0, np.int64), np.zeros(0)
+            allowed = np.zeros(int(wanted.max()) + 1, bool)
+            allowed[wanted[wanted >= 0]] = True
+            problems = self._problem[:n]
+            inside = problems < len(allowed)
+            ok = np.zeros(n, bool)
+            ok[inside] = allowed[problems[inside]]
+            invalid |= ~ok
+        if exclude_report_id is not None and exclude_report_id < len(self._row_of):
+            row = self._row_of[exclude_report_id]
+            if row >= 0:
+                invalid[row] = True
+        distance += invalid.view(np.uint8) * np.uint16(FAR)  # no real distance reaches FAR
+        valid = n - int(np.count_nonzero(invalid))
+        if valid == 0:
+            return np.zeros(0, np.int64), np.zeros(0)
+        take = min(candidates, valid)
+        # The rows within the smallest distance that reaches ``take`` rows (ties included):
+        # a histogram of distances is several times cheaper than a partial sort.
+        reached = np.cumsum(np.bincount(distance))
+        limit = min(int(np.searchsorted(reached, take)), FAR - 1)
+        rows = np.flatnonzero(distance <= limit)
+        if len(rows) > 4 * take:
+            rows = rows[np.argpartition(distance[rows], take - 1)[:take]]
+        cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
+        scores = self.backend.calibrate(cosine)
+        if marks:
+            theirs = self._marks[rows]
+            mine = np.uint64(marks)
+            conflict = (theirs != 0) & ((theirs & ~mine) != 0) & ((mine & ~theirs) != 0)
+            scores = np.where(conflict, scores * MARKS_PENALTY, scores)
+        order = np.argsort(-scores, kind="stable")
+        return rows[order], scores[order]
+
+    def _problems_from(self, rows, scores, limit: int) -> list[Match]:
+        matches: list[Match] = []
+        seen: set[int] = set()
+        for row, score in zip(rows.tolist(), scores.tolist()):
+            problem = int(self._problem[row])
+            if problem in seen:
+                continue
+            seen.add(problem)
+            matches.append(Match(problem_id=problem, score=round(float(score), 4),
+                                 report_id=int(self._report[row])))
+            if len(matches) == limit:
+                break
+        return matches
+
+    def similar_problems(self, text: str, *, limit: int = 5, problem_ids: Iterable[int] | None = None,
+                         exclude_report_id: int | None = None) -> list[Match]:
+        """Problems whose reports resemble ``text``: the best score per problem, best first.
+
+        ``problem_ids`` limits the candidates (for example to open problems, or to those a
+        customer may see); ``exclude_report_id`` leaves out a report (the one being decided).
+        """
+        vector, marks = self.encode(text)
+        self.refresh()
+        with self._lock:
+            rows, scores = self._search(vector, marks, 256 + 64 * limit, problem_ids, exclude_report_id)
+            return self._problems_from(rows, scores, limit)
+
+    def similar_reports(self, text: str, *, limit: int = 5,
+                        exclude_report_id: int | None = None) -> list[tuple[int, float]]:
+        """Reports whose text resembles ``text``, as ``(report_id, score)``, best first."""
+        vector, marks = self.encode(text)
+        self.refresh()
+        with self._lock:
+            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, exclude_report_id)
+            return [(int(self._report[r]), round(float(s), 4)) for r, s in zip(rows[:limit], scores[:limit])]
+
+    def report_neighbours(self, report_id: int, *, limit: int = 5) -> list[tuple[int, float]]:
+        """Reports most similar to a stored report (itself left out), from its stored vector."""
+        self.refresh()
+        with self._lock:
+            if report_id >= len(self._row_of) or self._row_of[report_id] < 0:
+                return []
+            row = self._row_of[report_id]
+            vector = self._vec[row].astype(np.float32) * self._scale[row]
+            vector /= max(float(np.linalg.norm(vector)), 1e-12)
+            marks = int(self._marks[row])
+            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, report_id)
+            return [(int(self._report[r]), round(float(s), 4)) for r, s in zip(rows[:limit], scores[:limit])]
+
+    def size(self) -> int:
+        """How many reports this process's copy holds (after a refresh)."""
+        self.refresh()
+        with self._lock:
+            return int(self._alive[: self._n].sum())
+
+    def forget(self) -> None:
+        """Drop this process's copy; the next search loads it again from the database."""
+        with self._lock:
+            self._reset()

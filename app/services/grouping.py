@@ -1,0 +1,241 @@
+"""Grouping reports about the same problem, and regrouping them by hand.
+
+Every new report (web, staff, API, imports) asks the similarity engine where it belongs:
+above CARELOOP_GROUPING_AUTO it joins the matching open problem automatically (recorded,
+with its score, and reversible); above CARELOOP_GROUPING_REVIEW a leader is asked to
+confirm; a match with a changed or declined problem is never swallowed by it: the report
+starts a new problem and the owner is asked whether it is still happening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ..extensions import db
+from ..grouping import AUTO, REVIEW, decide, similarity_index
+from ..models import (
+    DUPLICATE_CONFIRMED,
+    DUPLICATE_REJECTED,
+    DUPLICATE_SUGGESTED,
+    GROUPED_AUTOMATICALLY,
+    GROUPING_UNDONE,
+    MERGED,
+    OPEN_STATUSES,
+    RECURRENCE_SUSPECTED,
+    GroupingReview,
+    MessageKind,
+    Problem,
+    Report,
+    Status,
+    User,
+    utcnow,
+)
+from . import PermissionDenied, ServiceError
+from .audit import record
+
+
+@dataclass
+class Placement:
+    problem: Problem | None  # an existing problem to join, or None for a new one
+    grouping: str | None = None
+    score: float | None = None
+    review: tuple[str, Problem, float] | None = None  # (kind, candidate, score) to ask about
+
+
+def enabled() -> bool:
+    return bool(current_app.config.get("CARELOOP_GROUPING_ENABLED", True))
+
+
+def place(text: str) -> Placement:
+    """Where a new report should go, before it is stored."""
+    if not enabled():
+        return Placement(None)
+    decision = decide(text)
+    if decision.kind not in (AUTO, REVIEW) or decision.problem_id is None:
+        return Placement(None)
+    candidate = db.session.get(Problem, decision.problem_id)
+    while candidate is not None and candidate.merged_into_id is not None:
+        candidate = candidate.merged_into
+    if candidate is None:
+        return Placement(None)
+    if candidate.status not in OPEN_STATUSES:
+        return Placement(None, review=("recurrence", candidate, decision.score))
+    if decision.kind == AUTO:
+        return Placement(candidate, grouping="auto", score=decision.score)
+    return Placement(None, review=("duplicate", candidate, decision.score))
+
+
+def after_filing(report: Report, placement: Placement) -> None:
+    """Index the stored report and record how it was grouped (same transaction)."""
+    similarity_index().index_report(report.id, report.problem_id, report.text)
+    if placement.grouping == "auto":
+        record(GROUPED_AUTOMATICALLY, None, problem=report.problem, report=report,
+               score=round(placement.score, 3))
+    if placement.review is not None:
+        kind, candidate, score = placement.review
+        review = GroupingReview(kind=kind, report=report, candidate=candidate, score=score)
+        db.session.add(review)
+        verb = RECURRENCE_SUSPECTED if kind == "recurrence" else DUPLICATE_SUGGESTED
+        record(verb, None, problem=report.problem, report=report, candidate=candidate.id, score=round(score, 3))
+        if kind == "recurrence":
+            record(verb, None, problem=candidate, report=report, score=round(score, 3))
+            _tell_owner_it_may_still_happen(candidate, report)
+
+
+def _tell_owner_it_may_still_happen(problem: Problem, report: Report) -> None:
+    from .messages import add_message, render_message
+
+    owner = problem.owner
+    if owner is None or not owner.active:
+        return
+    rendered = render_message(MessageKind.OWNER_FLAG, problem, reports=[report],
+                              flagged_by=report.reporter, recurrence=True)
+    add_message(MessageKind.OWNER_FLAG, problem, None, rendered, to=owner.email, user=owner, reports=[report])
+
+
+def pending_reviews(problem: Problem | None = None) -> list[GroupingReview]:
+    query = db.select(GroupingReview).where(GroupingReview.status == "pending").order_by(GroupingReview.created_at)
+    if problem is not None:
+        query = query.where((GroupingReview.candidate_problem_id == problem.id)
+                            | GroupingReview.report.has(Report.problem_id == problem.id))
+    return db.session.scalars(query).all()
+
+
+def _require_leader(actor: User) -> None:
+    if not actor.is_leader:
+        raise PermissionDenied("Only leaders can regroup reports.")
+
+
+def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
+    _require_leader(actor)
+    if review.status != "pending":
+        raise ServiceError("Someone already answered this question.")
+    review.status, review.decided_by, review.decided_at = status, actor, utcnow()
+
+
+def confirm_review(review: GroupingReview, actor: User) -> Problem:
+    """Yes, the same problem: the report joins the candidate (a recurrence reopens it)."""
+    from .problems import reopen
+    from .reports import move_report
+
+    _decide_review(review, actor, "confirmed")
+    candidate, report = review.candidate, review.report
+    if review.kind == "recurrence" and candidate.status not in OPEN_STATUSES:
+        reopen(candidate, actor, reason=f"Still happening: report #{report.id}")
+    start = report.problem
+    move_report(report, actor, candidate, grouping="confirmed", owner_check=False)
+    record(DUPLICATE_CONFIRMED, actor, problem=candidate, report=report, kind=review.kind, score=review.score)
+    _merge_if_emptied(start, candidate, actor)
+    db.session.flush()
+    return candidate
+
+
+def reject_review(review: GroupingReview, actor: User) -> None:
+    """No, a different problem: the report stays where it is."""
+    _decide_review(review, actor, "rejected")
+    record(DUPLICATE_REJECTED, actor, problem=review.report.problem, report=review.report,
+           candidate=review.candidate_problem_id, kind=review.kind)
+    db.session.flush()
+
+
+def undo_auto_grouping(report: Report, actor: User) -> Problem:
+    """Take an automatically grouped report out again, into a problem of its own."""
+    from .reports import move_report
+
+    _require_leader(actor)
+    if report.grouping != "auto":
+        raise ServiceError("This report was not grouped automatically.")
+    before = report.problem_id
+    new_problem = move_report(report, actor, None, grouping=None, owner_check=False)
+    record(GROUPING_UNDONE, actor, problem=new_problem, report=report, before={"problem_id": before})
+    return new_problem
+
+
+def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
+    """Merge ``source`` into ``target``: every report and person moves; the old URL redirects."""
+    from .messages import notify_reporters
+
+    _require_leader(actor)
+    if source.id == target.id:
+        raise ServiceError("A problem cannot be merged into itself.", field="target")
+    if target.merged_into_id is not None:
+        raise ServiceError(f"Problem #{target.id} was itself merged; merge into #{target.merged_into_id}.",
+                           field="target")
+    if source.merged_into_id is not None:
+        raise ServiceError("This problem is already merged.")
+    for problem in (source, target):
+        if problem.owner_id is not None and not (actor.is_admin or problem.owner_id == actor.id):
+            raise PermissionDenied(f"Only the owner of #{problem.id} or an admin can merge it.")
+    moved = list(source.reports)
+    for report in moved:
+        report.problem = target
+        report.grouping = "moved"
+    source.merged_into = target
+    db.session.flush()
+    similarity_index().move_problem(source.id, target.id)
+    record(MERGED, actor, problem=source, before={"problem_id": source.id}, after={"problem_id": target.id},
+           reports=[r.id for r in moved])
+    event = record(MERGED, actor, problem=target, before={"problem_id": source.id},
+                   after={"problem_id": target.id}, reports=[r.id for r in moved])
+    db.session.execute(db.update(GroupingReview).where(GroupingReview.candidate_problem_id == source.id)
+                       .values(candidate_problem_id=target.id))
+    notify_reporters(target, MessageKind.MOVED, event, reports=moved)
+    db.session.flush()
+    return target
+
+
+def _merge_if_emptied(problem: Problem, into: Problem, actor: User) -> None:
+    """A problem left with no reports by a confirmation is merged away, so its URL still works."""
+    db.session.flush()
+    remaining = db.session.scalar(db.select(db.func.count(Report.id)).where(Report.problem_id == problem.id))
+    if remaining == 0 and problem.merged_into_id is None and problem.id != into.id:
+        problem.merged_into = into
+        record(MERGED, actor, problem=problem, before={"problem_id": problem.id}, after={"problem_id": into.id},
+               reports=[])
+
+
+def split_reports(problem: Problem, report_ids: list[int], actor: User, target: Problem | None = None) -> Problem:
+    """Move the chosen reports of ``problem`` to ``target``, or to one new problem."""
+    from .reports import move_report
+
+    _require_leader(actor)
+    chosen = [r for r in problem.reports if r.id in set(report_ids)]
+    if not chosen:
+        raise ServiceError("Choose at least one report to move.", field="reports")
+    if target is None and len(chosen) == len(problem.reports):
+        raise ServiceError("Leave at least one report here, or merge the problem instead.", field="reports")
+    destination = target
+    for report in chosen:
+        destination = move_report(report, actor, destination)
+    return destination
+
+
+def visible_open_problem_ids(*, staff: bool) -> list[int]:
+    """Problems a filer may be shown as suggestions: staff see every open problem;
+    customers only those whose public title a leader has approved (public_title set)."""
+    query = db.select(Problem.id).where(Problem.status.in_(OPEN_STATUSES), Problem.merged_into_id.is_(None))
+    if not staff:
+        query = query.where(Problem.public_title.is_not(None))
+    return list(db.session.scalars(query))
+
+
+def suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:
+    """Up to ``limit`` similar open problems for a filer, with the same visibility rules
+    everywhere (form, JSON endpoint, confirmation step)."""
+    text = (text or "").strip()
+    if len(text) < 12:
+        return []
+    allowed = visible_open_problem_ids(staff=staff)
+    if not allowed:
+        return []
+    threshold = float(current_app.config.get("CARELOOP_SUGGEST_MIN", current_app.config["CARELOOP_GROUPING_REVIEW"]))
+    matches = similarity_index().similar_problems(text, limit=limit, problem_ids=allowed)
+    problems = {p.id: p for p in db.session.scalars(db.select(Problem).where(
+        Problem.id.in_([m.problem_id for m in matches])))}
+    return [
+        {"id": m.problem_id, "title": problems[m.problem_id].title if staff else problems[m.problem_id].public_title,
+         "score": round(m.score, 2)}
+        for m in matches if m.score >= threshold and m.problem_id in problems
+    ]
