@@ -20,6 +20,10 @@ from app import services
 from app.extensions import db
 from app.models import Channel, Role, User
 
+# No test may reach the internet: the grouping model ships in its package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 PASSWORD = "correct horse battery"
 _serial = count(1)
 
