@@ -9,6 +9,7 @@ class ActionForm(FlaskForm):
 
 class EditProblemForm(FlaskForm):
     title = StringField("Title", validators=[InputRequired("Give the problem a title.")])
+    public_title = StringField("Public title (approved for customers)", validators=[Optional()])
     area = StringField("Area", validators=[Optional()])
     due_on = DateField("Due date", validators=[Optional()])
 

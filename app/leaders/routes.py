@@ -275,7 +275,8 @@ def edit(problem_id):
     return _act(
         problem, form, "edit",
         lambda: services.edit_problem(
-            problem, current_user, title=form.title.data, area=form.area.data, due_on=form.due_on.data
+            problem, current_user, title=form.title.data, area=form.area.data, due_on=form.due_on.data,
+            public_title=form.public_title.data,
         ),
         "Details saved.",
     )

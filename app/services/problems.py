@@ -259,8 +259,12 @@ def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
     db.session.flush()
 
 
+_KEEP = object()
+
+
 def edit_problem(
-    problem: Problem, actor: User, *, title: str, area: str | None, due_on: date | None
+    problem: Problem, actor: User, *, title: str, area: str | None, due_on: date | None,
+    public_title: str | None | object = _KEEP,
 ) -> None:
     """Triage details. Any leader may edit an unowned problem; once owned, the owner or an admin."""
     _require_leader(actor)
@@ -268,11 +272,19 @@ def edit_problem(
         _require_owner_or_admin(problem, actor)
     title = clean_text(title, field="title", label="Title", limit=200, required=True)
     area = clean_text(area, field="area", label="Area", limit=120)
-    before = {"title": problem.title, "area": problem.area, "due_on": problem.due_on}
-    after = {"title": title, "area": area, "due_on": due_on}
+    if public_title is _KEEP:
+        public_title = problem.public_title
+    else:  # a title approved for customers' eyes (suggestions while filing, the public page)
+        public_title = clean_text(public_title, field="public_title", label="Public title", limit=200)
+    before = {"title": problem.title, "area": problem.area, "due_on": problem.due_on,
+              "public_title": problem.public_title}
+    after = {"title": title, "area": area, "due_on": due_on, "public_title": public_title}
     if before == after:
         return
+    if before["public_title"] == after["public_title"]:  # record only what changed
+        del before["public_title"], after["public_title"]
     problem.title, problem.area, problem.due_on = title, area, due_on
+    problem.public_title = public_title
     record(PROBLEM_EDITED, actor, problem=problem, before=before, after=after)
     db.session.flush()
 

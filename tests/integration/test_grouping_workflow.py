@@ -250,3 +250,22 @@ def test_a_customer_cannot_choose_a_problem_they_may_not_see(make_report, client
                                       "problem_choice": str(hidden.problem_id)})
     assert "That problem cannot be chosen" in response.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count(Report.id))) == 1
+
+
+def test_a_leader_approves_a_public_title_and_customers_are_offered_it(make_report, make_user, client, auth,
+                                                                       thresholds, app_ctx):
+    thresholds(0.99, 0.3)
+    app_ctx.config["CARELOOP_SUGGEST_MIN"] = 0.3
+    try:
+        report = make_report(text=CARD)
+        assert client.get("/suggest", query_string={"text": CARD_AGAIN}).json["suggestions"] == []
+        auth.login(make_user(Role.LEADER))
+        response = client.post(f"/problems/{report.problem_id}/edit", data={
+            "title": "Contactless broken (internal)", "public_title": "Card payments at the front desk"})
+        assert response.status_code == 302
+        assert "public title" in client.get(f"/problems/{report.problem_id}").get_data(as_text=True)
+        auth.logout()
+        found = client.get("/suggest", query_string={"text": CARD_AGAIN}).json["suggestions"]
+        assert [s["title"] for s in found] == ["Card payments at the front desk"]
+    finally:
+        app_ctx.config.pop("CARELOOP_SUGGEST_MIN", None)
