@@ -292,44 +292,46 @@ def comment(problem_id):
                 "Note added.", "#notes")
 
 
+def _regroup(problem: Problem, form, name: str, action, message, **render):
+    """Run a regrouping service that returns where the reports went; go there, or show
+    the form again with its error."""
+    done = {}
+    if form.validate_on_submit() and run_service(form, lambda: done.setdefault("to", action())):
+        flash(message(done["to"]), "success")
+        return redirect(url_for("leaders.problem", problem_id=done["to"].id))
+    db.session.refresh(problem)
+    return _render_problem(problem, 422, **{name: form}, **render)
+
+
+def _target_or_error(number, *, required: bool = False):
+    if number is None and required:
+        raise services.ServiceError("Give the number of the problem to move it to.", field="target")
+    target = db.session.get(Problem, number) if number else None
+    if number and target is None:
+        raise services.ServiceError(f"There is no problem #{number}.", field="target")
+    return target
+
+
 @bp.post("/reports/<int:report_id>/move")
 @leader_required
 def move_report(report_id):
     report = db.get_or_404(Report, report_id)
-    problem = report.problem
     form = MoveReportForm()
-    moved = {}
-
-    def action():
-        if form.target.data is None:
-            raise services.ServiceError("Give the number of the problem to move it to.", field="target")
-        target = db.session.get(Problem, form.target.data)
-        if target is None:
-            raise services.ServiceError(f"There is no problem #{form.target.data}.", field="target")
-        moved["to"] = services.move_report(report, current_user, target)
-
-    if form.validate_on_submit() and run_service(form, action):
-        flash(f"Report moved to problem #{moved['to'].id}.", "success")
-        return redirect(url_for("leaders.problem", problem_id=moved["to"].id))
-    db.session.refresh(problem)
-    return _render_problem(problem, 422, move=form, move_report_id=report.id)
+    return _regroup(
+        report.problem, form, "move",
+        lambda: services.move_report(report, current_user, _target_or_error(form.target.data, required=True)),
+        lambda to: f"Report moved to problem #{to.id}.",
+        move_report_id=report.id,
+    )
 
 
 @bp.post("/reports/<int:report_id>/split")
 @leader_required
 def split_report(report_id):
     report = db.get_or_404(Report, report_id)
-    problem = report.problem
-    form = ActionForm()
-    moved = {}
-
-    def action():
-        moved["to"] = services.move_report(report, current_user, None)
-
-    if form.validate_on_submit() and run_service(form, action):
-        flash(f"Started problem #{moved['to'].id} from the report.", "success")
-        return redirect(url_for("leaders.problem", problem_id=moved["to"].id))
-    return _render_problem(problem, 422, action=form)
+    return _regroup(report.problem, ActionForm(), "action",
+                    lambda: services.move_report(report, current_user, None),
+                    lambda to: f"Started problem #{to.id} from the report.")
 
 
 def _link_form(form: LinkWorkForm | None = None) -> LinkWorkForm:
@@ -350,28 +352,16 @@ def link_problem_work(problem_id):
     return _act(problem, form, "link_work", action, message, "#work")
 
 
-def _target_or_error(number):
-    target = db.session.get(Problem, number) if number else None
-    if number and target is None:
-        raise services.ServiceError(f"There is no problem #{number}.", field="target")
-    return target
-
-
 @bp.post("/problems/<int:problem_id>/merge")
 @leader_required
 def merge(problem_id):
     problem = _problem_or_404(problem_id)
     form = MergeForm(prefix="merge")
-    done = {}
-
-    def action():
-        done["into"] = grouping_service.merge_problems(problem, _target_or_error(form.target.data), current_user)
-
-    if form.validate_on_submit() and run_service(form, action):
-        flash(f"Problem #{problem.id} merged into #{done['into'].id}: its reports and people are here now.", "success")
-        return redirect(url_for("leaders.problem", problem_id=done["into"].id))
-    db.session.refresh(problem)
-    return _render_problem(problem, 422, merge=form)
+    return _regroup(
+        problem, form, "merge",
+        lambda: grouping_service.merge_problems(problem, _target_or_error(form.target.data), current_user),
+        lambda to: f"Problem #{problem.id} merged into #{to.id}: its reports and people are here now.",
+    )
 
 
 @bp.post("/problems/<int:problem_id>/split")
@@ -380,16 +370,11 @@ def split(problem_id):
     problem = _problem_or_404(problem_id)
     form = SplitForm(prefix="split")
     chosen = [int(v) for v in request.form.getlist("reports") if v.isdigit()]
-    done = {}
-
-    def action():
-        done["to"] = grouping_service.split_reports(problem, chosen, current_user, _target_or_error(form.target.data))
-
-    if form.validate_on_submit() and run_service(form, action):
-        flash(f"Moved {len(chosen)} report{'s' if len(chosen) != 1 else ''} to problem #{done['to'].id}.", "success")
-        return redirect(url_for("leaders.problem", problem_id=done["to"].id))
-    db.session.refresh(problem)
-    return _render_problem(problem, 422, split=form)
+    return _regroup(
+        problem, form, "split",
+        lambda: grouping_service.split_reports(problem, chosen, current_user, _target_or_error(form.target.data)),
+        lambda to: f"Moved {len(chosen)} report{'s' if len(chosen) != 1 else ''} to problem #{to.id}.",
+    )
 
 
 @bp.post("/reports/<int:report_id>/undo-grouping")

@@ -27,6 +27,16 @@ class NotFound(ServiceError):
     pass
 
 
+def require_leader(actor, message: str = "Only leaders and admins can do that.") -> None:
+    if not actor.is_leader:
+        raise PermissionDenied(message)
+
+
+def require_owner_or_admin(problem, actor, message: str = "Only the problem's owner or an admin can do that.") -> None:
+    if not (actor.is_admin or (problem.owner_id is not None and problem.owner_id == actor.id)):
+        raise PermissionDenied(message)
+
+
 from .problems import (  # noqa: E402
     add_comment,
     assign_owner,

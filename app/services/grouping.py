@@ -28,11 +28,11 @@ from ..models import (
     MessageKind,
     Problem,
     Report,
-    Status,
     User,
     utcnow,
 )
-from . import PermissionDenied, ServiceError
+from . import ServiceError, require_leader, require_owner_or_admin
+from .reports import REGROUP
 from .audit import record
 
 
@@ -103,13 +103,8 @@ def pending_reviews(problem: Problem | None = None) -> list[GroupingReview]:
     return db.session.scalars(query).all()
 
 
-def _require_leader(actor: User) -> None:
-    if not actor.is_leader:
-        raise PermissionDenied("Only leaders can regroup reports.")
-
-
 def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
-    _require_leader(actor)
+    require_leader(actor, REGROUP)
     if review.status != "pending":
         raise ServiceError("Someone already answered this question.")
     review.status, review.decided_by, review.decided_at = status, actor, utcnow()
@@ -144,7 +139,7 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
     """Take an automatically grouped report out again, into a problem of its own."""
     from .reports import move_report
 
-    _require_leader(actor)
+    require_leader(actor, REGROUP)
     if report.grouping != "auto":
         raise ServiceError("This report was not grouped automatically.")
     before = report.problem_id
@@ -157,7 +152,7 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     """Merge ``source`` into ``target``: every report and person moves; the old URL redirects."""
     from .messages import notify_reporters
 
-    _require_leader(actor)
+    require_leader(actor, REGROUP)
     if source.id == target.id:
         raise ServiceError("A problem cannot be merged into itself.", field="target")
     if target.merged_into_id is not None:
@@ -166,8 +161,8 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     if source.merged_into_id is not None:
         raise ServiceError("This problem is already merged.")
     for problem in (source, target):
-        if problem.owner_id is not None and not (actor.is_admin or problem.owner_id == actor.id):
-            raise PermissionDenied(f"Only the owner of #{problem.id} or an admin can merge it.")
+        if problem.owner_id is not None:
+            require_owner_or_admin(problem, actor, f"Only the owner of #{problem.id} or an admin can merge it.")
     moved = list(source.reports)
     for report in moved:
         report.problem = target
@@ -200,7 +195,7 @@ def split_reports(problem: Problem, report_ids: list[int], actor: User, target: 
     """Move the chosen reports of ``problem`` to ``target``, or to one new problem."""
     from .reports import move_report
 
-    _require_leader(actor)
+    require_leader(actor, REGROUP)
     chosen = [r for r in problem.reports if r.id in set(report_ids)]
     if not chosen:
         raise ServiceError("Choose at least one report to move.", field="reports")

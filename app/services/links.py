@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
 from ..plugin_api import SourceError, TicketSource
 from ..plugins import source_settings, ticket_sources
-from . import PermissionDenied, ServiceError
+from . import ServiceError, require_owner_or_admin
 from .audit import record
 from .messages import add_message, render_message
 
@@ -34,18 +34,13 @@ def _source(name: str) -> TicketSource:
     return source
 
 
-def _require_owner_or_admin(problem: Problem, actor: User) -> None:
-    if not (actor.is_admin or problem.owner_id == actor.id):
-        raise PermissionDenied("Only the problem's owner or an admin can link its work.")
-
-
 def _problem_url(problem: Problem) -> str:
     return f"{current_app.config['CARELOOP_BASE_URL']}/problems/{problem.id}"
 
 
 def link_work(problem: Problem, actor: User, source_name: str, key: str) -> ProblemLink:
     """Link an existing work item; checks it exists and links back to the problem."""
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor, "Only the problem's owner or an admin can link its work.")
     source = _source(source_name)
     key = (key or "").strip().upper()
     if not KEY.match(key):
@@ -65,7 +60,7 @@ def link_work(problem: Problem, actor: User, source_name: str, key: str) -> Prob
 
 def create_work(problem: Problem, actor: User, source_name: str) -> ProblemLink:
     """Create a work item from the problem (with a link back) and link it."""
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor, "Only the problem's owner or an admin can link its work.")
     source = _source(source_name)
     if source.create_work_item is None:
         raise ServiceError(f"{source.title} cannot create items from Careloop.", field="source")

@@ -29,7 +29,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import PermissionDenied, ServiceError
+from . import PermissionDenied, require_owner_or_admin
 from .audit import record
 from .reports import clean_text
 
@@ -183,17 +183,13 @@ class PersonNotice:
 
 def notice_states(problem: Problem) -> list[PersonNotice]:
     """Per person: whether they were told about this problem's latest notice, and how."""
-    latest: dict[int, Message] = {}
-    for message in db.session.scalars(
-        db.select(Message)
-        .where(Message.problem_id == problem.id, Message.reporter_id.is_not(None),
-               Message.kind.in_([MessageKind.OWNED, *CLOSING_KINDS, MessageKind.MOVED]))
-        .order_by(Message.id)
-    ):
-        latest[message.reporter_id] = message
+    from ..queries import latest_notices
+
+    grouped = _reports_by_reporter(problem)
+    latest = latest_notices([(reporter.id, problem.id) for reporter in grouped])
     people = []
-    for reporter, reports in _reports_by_reporter(problem).items():
-        message = latest.get(reporter.id)
+    for reporter, reports in grouped.items():
+        message = latest.get((reporter.id, problem.id))
         if reporter.contact_state and (message is None or message.status != MessageStatus.UNREACHABLE):
             people.append(PersonNotice(reporter, reports, reporter.contact_state))
         elif message is None:
@@ -208,8 +204,7 @@ def notice_states(problem: Problem) -> list[PersonNotice]:
 
 def mark_unreachable(problem: Problem, reporter: Reporter, actor: User, reason: str) -> Message:
     """Record that a person cannot be told, and why; it counts as done for closing out."""
-    if not (actor.is_admin or problem.owner_id == actor.id):
-        raise PermissionDenied("Only the problem's owner or an admin can do that.")
+    require_owner_or_admin(problem, actor)
     reason = clean_text(reason, field="reason", label="The reason", limit=500, required=True)
     event = record(MARKED_UNREACHABLE, actor, problem=problem, reporter_id=reporter.id, reason=reason)
     message = Message(

@@ -26,7 +26,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import PermissionDenied, ServiceError
+from . import PermissionDenied, ServiceError, require_leader, require_owner_or_admin
 from .audit import record
 from .messages import notify_reporters
 from .notify import after_commit, problem_info, report_info
@@ -74,16 +74,6 @@ def change_description_problems(what: str | None, since: date | None) -> dict[st
     return problems
 
 
-def _require_leader(actor: User) -> None:
-    if not actor.is_leader:
-        raise PermissionDenied("Only leaders and admins can do that.")
-
-
-def _require_owner_or_admin(problem: Problem, actor: User) -> None:
-    if not (actor.is_admin or (problem.owner_id is not None and problem.owner_id == actor.id)):
-        raise PermissionDenied("Only the problem's owner or an admin can do that.")
-
-
 def _set_status(problem: Problem, actor: User, status: Status) -> None:
     if not problem.can_transition_to(status):
         raise ServiceError(
@@ -104,7 +94,7 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
     """Give a problem its owner: a leader takes an unowned one, or the owner or an admin
     hands it over (a handoff, with a reason). A problem whose owner was deactivated can be
     taken over by any leader, also with a reason."""
-    _require_leader(actor)
+    require_leader(actor)
     if not (new_owner.is_leader and new_owner.is_active):
         raise ServiceError("The owner must be an active leader or admin.", field="owner")
     previous = problem.owner
@@ -125,7 +115,7 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
     else:
         # A deactivated owner cannot hand over; any leader may take the problem on.
         if previous.is_active or new_owner.id != actor.id:
-            _require_owner_or_admin(problem, actor)
+            require_owner_or_admin(problem, actor)
         reason = clean_text(reason, field="reason", label="The reason for the handover", limit=2000, required=True)
         problem.owner = new_owner
         record(
@@ -141,7 +131,7 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
 
 
 def start_work(problem: Problem, actor: User) -> None:
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor)
     _set_status(problem, actor, Status.IN_PROGRESS)
     db.session.flush()
 
@@ -150,7 +140,7 @@ def record_change(
     problem: Problem, actor: User, *, what: str, since: date | None, evidence_url: str | None = None
 ) -> None:
     """Mark the problem changed, with a concrete description of the system change."""
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor)
     if not problem.can_transition_to(Status.CHANGED):
         raise ServiceError(f"A problem that is “{problem.status_enum.label}” cannot be marked changed.")
     missing = change_description_problems(what, since)
@@ -175,9 +165,9 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
 
     A leader who declines an unowned problem becomes its owner: a decline has a name on it.
     """
-    _require_leader(actor)
+    require_leader(actor)
     if problem.owner_id is not None:
-        _require_owner_or_admin(problem, actor)
+        require_owner_or_admin(problem, actor)
     if not problem.can_transition_to(Status.DECLINED):
         raise ServiceError(f"A problem that is “{problem.status_enum.label}” cannot be declined.")
     reason = clean_text(reason, field="reason", label="The reason", limit=LONG_TEXT, required=True)
@@ -199,7 +189,7 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
 
 def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
     """Reopen a changed or declined problem; its public change (if any) is taken down."""
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor)
     if problem.published_at is not None:
         unpublish(problem, actor, reason="Reopened")
     before = {"decline_reason": problem.decline_reason, "changed_at": problem.changed_at}
@@ -214,7 +204,7 @@ def publish(
     problem: Problem, actor: User, *, public_title: str, public_summary: str, note: str | None = None
 ) -> None:
     """Show a changed problem on the public "We changed this" page."""
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor)
     if problem.status != Status.CHANGED:
         raise ServiceError("Only a problem whose change is recorded can be published.")
     title = clean_text(public_title, field="public_title", label="Public title", limit=200, required=True)
@@ -249,7 +239,7 @@ def _people_told_of_this_change(problem: Problem) -> bool:
 
 
 def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
-    _require_owner_or_admin(problem, actor)
+    require_owner_or_admin(problem, actor)
     if problem.published_at is None:
         raise ServiceError("This problem is not published.")
     before = problem.published_at
@@ -267,9 +257,9 @@ def edit_problem(
     public_title: str | None | object = _KEEP,
 ) -> None:
     """Triage details. Any leader may edit an unowned problem; once owned, the owner or an admin."""
-    _require_leader(actor)
+    require_leader(actor)
     if problem.owner_id is not None:
-        _require_owner_or_admin(problem, actor)
+        require_owner_or_admin(problem, actor)
     title = clean_text(title, field="title", label="Title", limit=200, required=True)
     area = clean_text(area, field="area", label="Area", limit=120)
     if public_title is _KEEP:
@@ -290,7 +280,7 @@ def edit_problem(
 
 
 def add_comment(problem: Problem, actor: User, text: str) -> Comment:
-    _require_leader(actor)
+    require_leader(actor)
     text = clean_text(text, field="text", label="The note", limit=LONG_TEXT, required=True)
     comment = Comment(problem=problem, author=actor, text=text)
     db.session.add(comment)

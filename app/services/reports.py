@@ -20,11 +20,12 @@ from ..models import (
     User,
     utcnow,
 )
-from . import PermissionDenied, ServiceError
+from . import ServiceError, require_leader, require_owner_or_admin
 from .audit import record
 from .notify import after_commit, report_info
 
 TITLE_LENGTH = 80
+REGROUP = "Only leaders can regroup reports."
 
 
 def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False) -> str | None:
@@ -171,11 +172,10 @@ def move_report(
     """Move a report to another problem, or (``target`` None) start a new problem from it."""
     from ..grouping import similarity_index
 
-    if not actor.is_leader:
-        raise PermissionDenied("Only leaders can regroup reports.")
+    require_leader(actor, REGROUP)
     source = report.problem
-    if owner_check and source.owner_id is not None and not (actor.is_admin or source.owner_id == actor.id):
-        raise PermissionDenied("Only the problem's owner or an admin can move its reports.")
+    if owner_check and source.owner_id is not None:
+        require_owner_or_admin(source, actor, "Only the problem's owner or an admin can move its reports.")
     if target is not None and target.merged_into_id is not None:
         target = target.merged_into
     if target is not None and target.id == source.id:

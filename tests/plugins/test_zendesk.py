@@ -21,6 +21,7 @@ from app.plugin_api import SourceError
 from app.plugins import source_settings, ticket_sources
 from app.services.imports import import_from_source
 from plugins.zendesk.source import SETTINGS, sign
+from tests.plugins.fake_time import FakeTime
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zendesk"
 START = "2024-01-01"
@@ -86,21 +87,6 @@ def merge_comments(target: int | None, text: str | None = None) -> dict:
         {"id": 1, "type": "Comment", "body": "First words", "public": True,
          "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}}},
     ], "meta": {"has_more": False}}
-
-
-class FakeTime:
-    """The plugin's clock and sleep: sleeping moves the clock, instantly."""
-
-    def __init__(self, start: float = 50_000.0):
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeZendesk:

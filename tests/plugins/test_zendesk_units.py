@@ -21,26 +21,13 @@ from plugins.zendesk.source import (
     verify_signature,
     webhook_ticket_id,
 )
-
-
-class FakeTime:
-    def __init__(self, start: float = 1000.0):
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
+from tests.plugins.fake_time import FakeTime
 
 # -- the limiter -----------------------------------------------------------------------------
 
 
 def test_limiter_allows_ten_a_minute_and_no_more():
-    time = FakeTime()
+    time = FakeTime(1000.0)
     limiter = RateLimiter(10, clock=time.clock, sleep=time.sleep)
 
     calls = []
@@ -56,7 +43,7 @@ def test_limiter_allows_ten_a_minute_and_no_more():
 
 
 def test_limiter_does_not_wait_when_calls_are_spread_out():
-    time = FakeTime()
+    time = FakeTime(1000.0)
     limiter = RateLimiter(10, clock=time.clock, sleep=time.sleep)
     for _ in range(30):
         limiter.wait()
@@ -65,7 +52,7 @@ def test_limiter_does_not_wait_when_calls_are_spread_out():
 
 
 def test_limiter_off_when_zero():
-    time = FakeTime()
+    time = FakeTime(1000.0)
     limiter = RateLimiter(0, clock=time.clock, sleep=time.sleep)
     for _ in range(100):
         limiter.wait()
@@ -73,7 +60,7 @@ def test_limiter_off_when_zero():
 
 
 def test_hold_off_delays_the_next_call():
-    time = FakeTime()
+    time = FakeTime(1000.0)
     limiter = RateLimiter(10, clock=time.clock, sleep=time.sleep)
     limiter.wait()
     limiter.hold_off(30)
@@ -92,7 +79,7 @@ def client_for(httpserver, time: FakeTime, **kw) -> ZendeskClient:
 
 
 def test_backoff_grows_exponentially_up_to_a_cap(httpserver):
-    client = client_for(httpserver, FakeTime(), backoff_base=1.0, backoff_cap=8.0)
+    client = client_for(httpserver, FakeTime(1000.0), backoff_base=1.0, backoff_cap=8.0)
     client.jitter = lambda: 1.0
     assert [client.backoff(n) for n in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     client.jitter = lambda: 0.0
@@ -100,7 +87,7 @@ def test_backoff_grows_exponentially_up_to_a_cap(httpserver):
 
 
 def test_retry_after_as_an_http_date_is_honoured(httpserver):
-    time = FakeTime()
+    time = FakeTime(1000.0)
     when = datetime.fromtimestamp(1_700_000_000 + 12, UTC)
     httpserver.expect_ordered_request("/x").respond_with_response(
         Response("", status=429, headers={"Retry-After": format_datetime(when, usegmt=True)}))
@@ -114,11 +101,11 @@ def test_retry_after_as_an_http_date_is_honoured(httpserver):
 def test_a_very_long_retry_after_stops_the_run_instead_of_hanging(httpserver):
     httpserver.expect_request("/x").respond_with_response(Response("", status=429, headers={"Retry-After": "3600"}))
     with pytest.raises(SourceError, match="wait 3600 s"):
-        client_for(httpserver, FakeTime()).get_json("/x")
+        client_for(httpserver, FakeTime(1000.0)).get_json("/x")
 
 
 def test_a_comment_is_not_sent_twice_after_an_ambiguous_500(httpserver):
-    time = FakeTime()
+    time = FakeTime(1000.0)
     httpserver.expect_request("/api/v2/tickets/1.json", method="PUT").respond_with_response(Response("oops", 500))
     with pytest.raises(SourceError, match="HTTP 500"):
         client_for(httpserver, time).put_json("/api/v2/tickets/1.json", {"ticket": {}})
@@ -128,11 +115,11 @@ def test_a_comment_is_not_sent_twice_after_an_ambiguous_500(httpserver):
 def test_403_is_an_authentication_failure(httpserver):
     httpserver.expect_request("/x").respond_with_json({"error": "Forbidden"}, status=403)
     with pytest.raises(AuthenticationFailed, match="authentication failed"):
-        client_for(httpserver, FakeTime()).get_json("/x")
+        client_for(httpserver, FakeTime(1000.0)).get_json("/x")
 
 
 def test_an_unreachable_server_is_retried_then_reported():
-    time = FakeTime()
+    time = FakeTime(1000.0)
     settings = {**SETTINGS, "CARELOOP_ZENDESK_URL": "http://127.0.0.1:9"}  # discard port: refused
     client = ZendeskClient(settings, sleep=time.sleep, jitter=lambda: 0.0, max_retries=2, timeout=(0.5, 0.5))
     with pytest.raises(SourceError, match="could not be reached"):
