@@ -56,6 +56,10 @@ class Config:
 
     CARELOOP_BASE_URL = os.environ.get("CARELOOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     CARELOOP_ORG_NAME = os.environ.get("CARELOOP_ORG_NAME", "Careloop Demo Organisation")
+    # Languages offered, the first is the default (comma-separated locale codes).
+    CARELOOP_LANGUAGES = [
+        code.strip() for code in os.environ.get("CARELOOP_LANGUAGES", "en,de,ar").split(",") if code.strip()
+    ]
     # Areas offered when filing; people may still type their own.
     CARELOOP_AREAS = [
         a.strip()

@@ -28,6 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
+    from . import i18n
+
+    i18n.init_app(app)
+
     from . import admin, auth, dashboard, errors, hooks, leaders, public, staff
     from .plugins import init_plugins
     from .templating import init_templating
