@@ -17,11 +17,14 @@ engine stores them. Everything timed uses the real model and the real code:
   refresh query and the search); ``suggest_open_ms_p95`` restricted to half the problems;
 - ``ingest_per_s``: the engine alone: stored reports indexed one by one, a commit each
   (encode, write the vector and the change, commit); ``ingest_batch_per_s`` the same in
-  pages of 100, as an import or ``grouping-reindex`` does;
-- ``filing_per_s``: ``file_report`` as it stands (once grouping is wired into it, that
-  includes ``decide`` for every report) plus indexing, a commit each;
-  ``filing_2proc_per_s`` two processes doing that at once (two workers, two cores); the
-  main process then checks that it sees every report they wrote;
+  pages of 100, as ``grouping-reindex`` does; ``ingest_2proc_per_s`` one by one in two
+  processes at once (two gunicorn workers on two cores);
+- ``filing_per_s``: the whole filing service (``file_report``: the grouping decision,
+  reporter, problem, report, audit events, vector), a commit per report as the web form
+  files; ``filing_2proc_per_s`` two processes doing that at once; ``filing_pages_per_s``
+  pages of 100 with the page's texts encoded together first and a commit per page, as an
+  import stores a page of tickets (``filing_pages_2proc_per_s`` in two processes). After
+  each two-process run the main process checks that it sees every report they indexed;
 - ``rss_mb``: the process's resident memory after the measurements (model, index, Python);
   ``index_mb`` what loading the index added.
 """
@@ -134,12 +137,30 @@ def fill(app, target: int, pool: np.ndarray, pool_texts: list[str], rng: random.
             conn.execute(sa.text("ANALYZE"))
 
 
-def _file_in_worker(url: str, count: int, seed: int, barrier) -> float:
-    """Another app process (as a second gunicorn worker would be): file and index ``count`` reports."""
-    from app import create_app, services
+def file_reports(rng: random.Random, count: int, page: int = 1) -> None:
+    """``file_report`` for ``count`` new reports, a commit per report (``page`` 1, as the web
+    form files) or per page with the page's texts encoded together first (as an import does)."""
+    from app import services
     from app.extensions import db
     from app.grouping import similarity_index
-    from app.grouping.models import SimilarityVector
+
+    for start in range(0, count, page):
+        texts = [generated_text(rng) + f" Ref {rng.randrange(10**6)}." for _ in range(min(page, count - start))]
+        if page > 1:
+            similarity_index().prime(texts)
+        for text in texts:
+            services.file_report(text=text, reporter=services.new_reporter(name=None))
+            if page == 1:
+                db.session.commit()
+        db.session.commit()
+
+
+def _work_in_process(url: str, mode: str, count: int, seed: int, barrier) -> float:
+    """Another app process (as a second gunicorn worker would be) ingesting ``count`` reports:
+    ``engine`` indexes stored reports one per commit; ``filing``/``pages`` run ``file_reports``."""
+    from app import create_app
+    from app.extensions import db
+    from app.grouping import similarity_index
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "CARELOOP_BASE_URL": "http://bench.invalid"})
     rng = random.Random(seed)
@@ -147,29 +168,30 @@ def _file_in_worker(url: str, count: int, seed: int, barrier) -> float:
         index = similarity_index()
         index.backend.encode(["warm up"])
         index.refresh()  # a worker that has been running: its copy is loaded already
-        barrier.wait()  # both workers start filing together
+        items = new_reports(count, rng) if mode == "engine" else []
+        barrier.wait()  # both workers start together
         began = time.perf_counter()
-        for _ in range(count):
-            reporter = services.new_reporter(name=None)
-            report = services.file_report(text=generated_text(rng) + f" Ref {rng.randrange(10**6)}.",
-                                          reporter=reporter)
-            if db.session.get(SimilarityVector, report.id) is None:
-                index.index_report(report.id, report.problem_id, report.text)
-            db.session.commit()
+        if mode == "engine":
+            for report_id, problem_id, text in items:
+                index.index_report(report_id, problem_id, text)
+                db.session.commit()
+        else:
+            file_reports(rng, count, page=100 if mode == "pages" else 1)
         elapsed = time.perf_counter() - began
         db.session.remove()
         db.engine.dispose()
     return elapsed
 
 
-def ingest_in_two_processes(url: str, count: int, seed: int) -> float:
-    """Reports per second filed by two processes at once (one per core)."""
+def in_two_processes(url: str, mode: str, count: int, seed: int) -> float:
+    """Reports per second ingested by two processes at once (one per core)."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)
-        elapsed = pool.starmap(_file_in_worker, [(url, count, seed, barrier), (url, count, seed + 1, barrier)])
+        elapsed = pool.starmap(_work_in_process, [(url, mode, count, seed, barrier),
+                                                  (url, mode, count, seed + 1, barrier)])
         return 2 * count / max(elapsed)
 
 
@@ -194,10 +216,8 @@ def new_reports(count: int, rng: random.Random) -> list[tuple[int, int, str]]:
 
 
 def measure(app, size: int, rng: random.Random, queries: int, ingest: int) -> dict:
-    from app import services
     from app.extensions import db
     from app.grouping import INDEX, DatabaseIndex
-    from app.grouping.models import SimilarityVector
     from app.models import Problem
 
     old = app.extensions.pop(INDEX)
@@ -240,18 +260,21 @@ def measure(app, size: int, rng: random.Random, queries: int, ingest: int) -> di
         db.session.commit()
     batch_rate = ingest / (time.perf_counter() - began)
 
-    # The filing service as it stands (with grouping wired in, it decides for each report).
+    # The filing service: one report per commit (the web form), then pages (an import).
     began = time.perf_counter()
-    for _ in range(ingest):
-        reporter = services.new_reporter(name=None)
-        report = services.file_report(text=generated_text(rng) + f" Ref {rng.randrange(10**6)}.", reporter=reporter)
-        if db.session.get(SimilarityVector, report.id) is None:
-            index.index_report(report.id, report.problem_id, report.text)
-        db.session.commit()
+    file_reports(rng, ingest)
     filing_rate = ingest / (time.perf_counter() - began)
-    before = index.size()
-    two_rate = ingest_in_two_processes(str(db.engine.url.render_as_string(hide_password=False)), ingest, size)
-    assert index.size() == before + 2 * ingest  # this process sees what the other two wrote
+    began = time.perf_counter()
+    file_reports(rng, ingest, page=100)
+    pages_rate = ingest / (time.perf_counter() - began)
+
+    url = str(db.engine.url.render_as_string(hide_password=False))
+    two = {}
+    for mode in ("engine", "filing", "pages"):
+        before = index.size()
+        two[mode] = in_two_processes(url, mode, ingest, size + len(two))
+        index.refresh()
+        assert index.size() == before + 2 * ingest  # this process sees what the other two wrote
     return {
         "reports": size,
         "load_s": round(load_s, 2),
@@ -260,8 +283,11 @@ def measure(app, size: int, rng: random.Random, queries: int, ingest: int) -> di
         "suggest_open_ms_p95": round(float(np.percentile(open_timings, 95)), 2),
         "ingest_per_s": round(ingest_rate, 1),
         "ingest_batch_per_s": round(batch_rate, 1),
+        "ingest_2proc_per_s": round(two["engine"], 1),
         "filing_per_s": round(filing_rate, 1),
-        "filing_2proc_per_s": round(two_rate, 1),
+        "filing_2proc_per_s": round(two["filing"], 1),
+        "filing_pages_per_s": round(pages_rate, 1),
+        "filing_pages_2proc_per_s": round(two["pages"], 1),
         "index_mb": round(index_mb, 1),
         "rss_mb": round(rss_mb(), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -316,13 +342,14 @@ def main() -> None:
         db.session.remove()
         db.engine.dispose()
     shutil.rmtree(folder, ignore_errors=True)
-    print("# reports  load_s  suggest p50/p95 ms  open p95  ingest/s (one, pages)  filing/s (1 proc, 2 procs)"
-          "  index MB  RSS MB  peak MB")
+    print("# reports  load_s  suggest p50/p95 ms  open p95  engine/s (one, pages, one x2)"
+          "  filing/s (one, one x2, pages, pages x2)  index MB  RSS MB  peak MB")
     for r in results:
         print(f"# {r['reports']:>8}  {r['load_s']:>6}  {r['suggest_ms_p50']:>7}/{r['suggest_ms_p95']:<7}  "
-              f"{r['suggest_open_ms_p95']:>8}  {r['ingest_per_s']:>7} {r['ingest_batch_per_s']:>7}  "
-              f"{r['filing_per_s']:>9} {r['filing_2proc_per_s']:>9}  {r['index_mb']:>8}  {r['rss_mb']:>6}  "
-              f"{r['peak_rss_mb']:>7}")
+              f"{r['suggest_open_ms_p95']:>8}  {r['ingest_per_s']:>6} {r['ingest_batch_per_s']:>6} "
+              f"{r['ingest_2proc_per_s']:>6}  {r['filing_per_s']:>6} {r['filing_2proc_per_s']:>6} "
+              f"{r['filing_pages_per_s']:>6} {r['filing_pages_2proc_per_s']:>6}  {r['index_mb']:>8}  "
+              f"{r['rss_mb']:>6}  {r['peak_rss_mb']:>7}")
 
 
 if __name__ == "__main__":

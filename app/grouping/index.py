@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 # for any filing transaction to commit, after which it must have been rolled back.
 HOLE_SECONDS = 600
 MAX_HOLES = 10_000
+ENCODED_KEPT = 1024  # recent texts' vectors (a suggestion typed, then filed; an import page)
 # Two reports that each cite an identifier the other lacks (a version, a ticket key, an
 # amount) are rarely about the same problem: their score is multiplied by this.
 MARKS_PENALTY = 0.75
@@ -63,6 +64,9 @@ class SimilarityIndex:
 
     def index_report(self, report_id: int, problem_id: int, text: str) -> None:
         raise NotImplementedError
+
+    def prime(self, texts: Sequence[str]) -> None:
+        """Optional: prepare for texts about to be filed together (default: nothing)."""
 
     def remove_report(self, report_id: int) -> None:
         raise NotImplementedError
@@ -291,12 +295,25 @@ class DatabaseIndex(SimilarityIndex):
                 self._encoded.move_to_end(text)
                 return hit
         vector = self.backend.encode([text])[0].astype(np.float32)
-        value = (vector, identifier_marks(text))
+        return self._remember([text], vector[None, :])[0]
+
+    def prime(self, texts: Sequence[str]) -> None:
+        """Encode texts about to be filed in one batch (an import's page), so filing each
+        one finds its vector ready: batches share the model's fixed cost per call."""
         with self._lock:
-            self._encoded[text] = value
-            while len(self._encoded) > 512:
+            todo = list(dict.fromkeys(t for t in texts if t not in self._encoded))[:ENCODED_KEPT]
+        if todo:
+            self._remember(todo, self.backend.encode(todo).astype(np.float32))
+
+    def _remember(self, texts: Sequence[str], vectors: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        values = [(vector, identifier_marks(text)) for text, vector in zip(texts, vectors)]
+        with self._lock:
+            for text, value in zip(texts, values):
+                self._encoded[text] = value
+                self._encoded.move_to_end(text)
+            while len(self._encoded) > ENCODED_KEPT:
                 self._encoded.popitem(last=False)
-        return value
+        return values
 
     def index_report(self, report_id: int, problem_id: int, text: str) -> None:
         vector, marks = self.encode(text)

@@ -15,7 +15,9 @@ from datetime import timedelta
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
+
 
 from ..extensions import db
 from ..grouping import similarity_index
@@ -66,7 +68,8 @@ def get_source(name: str) -> TicketSource:
     sources = ticket_sources()
     if name not in sources:
         raise ServiceError(
-            f"There is no ticket source named {name!r}. Loaded sources: {', '.join(sorted(sources)) or 'none'}."
+            _("There is no ticket source named %(name)s. Loaded sources: %(loaded)s.",
+              name=repr(name), loaded=", ".join(sorted(sources)) or _("none"))
         )
     return sources[name]
 
@@ -120,6 +123,7 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
     try:
         with closing(source.fetch(settings, state.cursor)) as pages:
             for page in pages:
+                similarity_index().prime([ticket_text(t) for t in page.tickets if t.status != "deleted"])
                 for ticket in page.tickets:
                     store_ticket(name, ticket, result)
                 resolve_pending_merges(name)
@@ -172,13 +176,7 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         else:
             result.unchanged += 1
         return
-    text = (ticket.text or "").strip() or (ticket.title or "").strip()
-    if ticket.title and ticket.title.strip() and ticket.title.strip() not in text:
-        text = f"{ticket.title.strip()}\n\n{text}"
-    limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
-    if len(text) > limit:
-        # An import keeps the person's words; a note says where the rest is.
-        text = text[: limit - 60].rstrip() + "\n\n[Shortened on import; the full text is in the ticket.]"
+    text = ticket_text(ticket)
     if not text:
         result.errors += 1
         result.ticket_errors.append(f"{source} {ticket.external_id}: no text")
@@ -217,6 +215,18 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
     else:
         result.unchanged += 1
     db.session.flush()
+
+
+def ticket_text(ticket: Ticket) -> str:
+    """A ticket's words as a report: its description, after its title when that adds something."""
+    text = (ticket.text or "").strip() or (ticket.title or "").strip()
+    if ticket.title and ticket.title.strip() and ticket.title.strip() not in text:
+        text = f"{ticket.title.strip()}\n\n{text}"
+    limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
+    if len(text) > limit:
+        # An import keeps the person's words; a note says where the rest is.
+        text = text[: limit - 60].rstrip() + "\n\n[Shortened on import; the full text is in the ticket.]"
+    return text
 
 
 def _create_report(source: str, ticket: Ticket, text: str) -> None:
