@@ -16,6 +16,7 @@ calibrated into a score in [0, 1] by the backend.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import re
@@ -103,6 +104,16 @@ def pack_vector(vector: np.ndarray) -> bytes:
     peak = float(np.abs(vector).max()) or 1.0
     scale = peak / 127.0
     return np.round(vector / scale).astype(np.int8).tobytes() + struct.pack("<f", scale)
+
+
+@functools.cache
+def _upsert_vector(dialect: str):
+    """Insert a vector or replace a re-indexed report's (built once: statements are immutable)."""
+    statement = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(SimilarityVector)
+    return statement.on_conflict_do_update(
+        index_elements=[SimilarityVector.report_id],
+        set_={c: statement.excluded[c] for c in ("problem_id", "model", "vector", "marks")},
+    )
 
 
 class DatabaseIndex(SimilarityIndex):
@@ -335,13 +346,7 @@ class DatabaseIndex(SimilarityIndex):
         ]
         dialect = session.get_bind().dialect.name
         if dialect in ("postgresql", "sqlite"):  # one statement: insert, or replace a re-indexed report
-            module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
-            statement = module.insert(SimilarityVector)
-            statement = statement.on_conflict_do_update(
-                index_elements=[SimilarityVector.report_id],
-                set_={c: statement.excluded[c] for c in ("problem_id", "model", "vector", "marks")},
-            )
-            session.execute(statement, rows)
+            session.execute(_upsert_vector(dialect), rows)
         else:
             ids = [row["report_id"] for row in rows]
             session.execute(delete(SimilarityVector).where(SimilarityVector.report_id.in_(ids)))
