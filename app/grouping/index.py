@@ -480,6 +480,7 @@ class DatabaseIndex(SimilarityIndex):
             return int(self._alive[: self._n].sum())
 
     def forget(self) -> None:
-        """Drop this process's copy; the next search loads it again from the database."""
+        """Drop this process's copy and remembered vectors, as a restart would."""
         with self._lock:
             self._reset()
+            self._encoded.clear()

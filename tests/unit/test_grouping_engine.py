@@ -329,3 +329,18 @@ def test_reindex_command_encodes_every_report(index, make_report, runner):
     assert result.exit_code == 0, result.output
     assert "Indexed 5 reports with the minilm backend." in result.output
     assert index.size() == 5
+
+
+def test_a_primed_page_gives_the_same_vectors_and_matches_as_one_by_one(index, filed):
+    """An import encodes its page in one batch; what each report finds must not change."""
+    texts = ["Card ordered two weeks ago, still not delivered", "Refund for returned shoes is missing",
+             "PIN blocked after three wrong attempts"]
+    one_by_one = [index.backend.encode([text])[0] for text in texts]
+    expected = [index.similar_problems(text, limit=3) for text in texts]
+    index.forget()
+    index.prime(texts)
+    for text, vector, matches in zip(texts, one_by_one, expected):
+        primed, _ = index.encode(text)
+        assert float(primed @ vector) > 0.9999
+        assert [m.problem_id for m in index.similar_problems(text, limit=3)] == [m.problem_id for m in matches]
+    assert [m.problem_id for m in expected[0]][0] == filed["card"]
