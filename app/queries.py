@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 
 from .extensions import db
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from .models import (
     CLOSING_KINDS,
@@ -31,9 +31,10 @@ from .models import (
 NOTICE_KINDS = (MessageKind.OWNED, *CLOSING_KINDS, MessageKind.MOVED)
 
 
-def report_stats():
-    """Per problem: people affected, reports, first and latest report time."""
-    return (
+def report_stats(only: Select | None = None):
+    """Per problem: people affected, reports, first and latest report time.
+    ``only``: a select of problem ids to count for (else every problem)."""
+    query = (
         select(
             Report.problem_id.label("problem_id"),
             func.count(func.distinct(Report.reporter_id)).label("people"),
@@ -42,23 +43,24 @@ def report_stats():
             func.max(Report.created_at).label("latest_at"),
         )
         .group_by(Report.problem_id)
-        .subquery()
     )
+    return (query.where(Report.problem_id.in_(only)) if only is not None else query).subquery()
 
 
-def handoff_counts():
-    return (
+def handoff_counts(only: Select | None = None):
+    query = (
         select(Event.problem_id.label("problem_id"), func.count(Event.id).label("handoffs"))
         .where(Event.verb == HANDED_OVER)
         .group_by(Event.problem_id)
-        .subquery()
     )
+    return (query.where(Event.problem_id.in_(only)) if only is not None else query).subquery()
 
 
-def problems_with_stats() -> Select:
-    """Rows of (Problem, people, reports, first_at, latest_at, handoffs)."""
-    stats = report_stats()
-    handoffs = handoff_counts()
+def problems_with_stats(only: Select | None = None) -> Select:
+    """Rows of (Problem, people, reports, first_at, latest_at, handoffs); ``only`` limits the
+    counting to some problems (a select of their ids) where a page shows few of many."""
+    stats = report_stats(only)
+    handoffs = handoff_counts(only)
     return (
         select(
             Problem,
@@ -173,8 +175,12 @@ def all_problems(status: str | None = None):
 
 
 def published_changes_query() -> Select:
-    return problems_with_stats().where(Problem.published_at.is_not(None)).order_by(
-        Problem.published_at.desc(), Problem.id.desc()
+    published = select(Problem.id).where(Problem.published_at.is_not(None))
+    return (
+        problems_with_stats(only=published)
+        .where(Problem.published_at.is_not(None))
+        .options(selectinload(Problem.owner))
+        .order_by(Problem.published_at.desc(), Problem.id.desc())
     )
 
 
