@@ -17,8 +17,8 @@ engine stores them. Everything timed uses the real model and the real code:
   refresh query and the search); ``suggest_open_ms_p95`` restricted to half the problems;
 - ``ingest_per_s``: the engine alone: stored reports indexed one by one, a commit each
   (encode, write the vector and the change, commit); ``ingest_batch_per_s`` the same in
-  pages of 100, as ``grouping-reindex`` does; ``ingest_2proc_per_s`` one by one in two
-  processes at once (two gunicorn workers on two cores);
+  pages of 100, as ``grouping-reindex`` and an import page do; ``ingest_2proc_per_s`` and
+  ``ingest_batch_2proc_per_s`` the same in two processes at once (two workers, two cores);
 - ``filing_per_s``: the whole filing service (``file_report``: the grouping decision,
   reporter, problem, report, audit events, vector), a commit per report as the web form
   files; ``filing_2proc_per_s`` two processes doing that at once; ``filing_pages_per_s``
@@ -157,7 +157,8 @@ def file_reports(rng: random.Random, count: int, page: int = 1) -> None:
 
 def _work_in_process(url: str, mode: str, count: int, seed: int, barrier) -> float:
     """Another app process (as a second gunicorn worker would be) ingesting ``count`` reports:
-    ``engine`` indexes stored reports one per commit; ``filing``/``pages`` run ``file_reports``."""
+    ``engine`` indexes stored reports one per commit, ``engine_pages`` a page of 100 per commit;
+    ``filing``/``pages`` run ``file_reports``."""
     from app import create_app
     from app.extensions import db
     from app.grouping import similarity_index
@@ -168,12 +169,16 @@ def _work_in_process(url: str, mode: str, count: int, seed: int, barrier) -> flo
         index = similarity_index()
         index.backend.encode(["warm up"])
         index.refresh()  # a worker that has been running: its copy is loaded already
-        items = new_reports(count, rng) if mode == "engine" else []
+        items = new_reports(count, rng) if mode.startswith("engine") else []
         barrier.wait()  # both workers start together
         began = time.perf_counter()
         if mode == "engine":
             for report_id, problem_id, text in items:
                 index.index_report(report_id, problem_id, text)
+                db.session.commit()
+        elif mode == "engine_pages":
+            for start in range(0, len(items), 100):
+                index.index_reports(items[start:start + 100])
                 db.session.commit()
         else:
             file_reports(rng, count, page=100 if mode == "pages" else 1)
@@ -270,7 +275,7 @@ def measure(app, size: int, rng: random.Random, queries: int, ingest: int) -> di
 
     url = str(db.engine.url.render_as_string(hide_password=False))
     two = {}
-    for mode in ("engine", "filing", "pages"):
+    for mode in ("engine", "engine_pages", "filing", "pages"):
         before = index.size()
         two[mode] = in_two_processes(url, mode, ingest, size + len(two))
         index.refresh()
@@ -284,6 +289,7 @@ def measure(app, size: int, rng: random.Random, queries: int, ingest: int) -> di
         "ingest_per_s": round(ingest_rate, 1),
         "ingest_batch_per_s": round(batch_rate, 1),
         "ingest_2proc_per_s": round(two["engine"], 1),
+        "ingest_batch_2proc_per_s": round(two["engine_pages"], 1),
         "filing_per_s": round(filing_rate, 1),
         "filing_2proc_per_s": round(two["filing"], 1),
         "filing_pages_per_s": round(pages_rate, 1),
@@ -342,12 +348,12 @@ def main() -> None:
         db.session.remove()
         db.engine.dispose()
     shutil.rmtree(folder, ignore_errors=True)
-    print("# reports  load_s  suggest p50/p95 ms  open p95  engine/s (one, pages, one x2)"
+    print("# reports  load_s  suggest p50/p95 ms  open p95  engine/s (one, pages, one x2, pages x2)"
           "  filing/s (one, one x2, pages, pages x2)  index MB  RSS MB  peak MB")
     for r in results:
         print(f"# {r['reports']:>8}  {r['load_s']:>6}  {r['suggest_ms_p50']:>7}/{r['suggest_ms_p95']:<7}  "
               f"{r['suggest_open_ms_p95']:>8}  {r['ingest_per_s']:>6} {r['ingest_batch_per_s']:>6} "
-              f"{r['ingest_2proc_per_s']:>6}  {r['filing_per_s']:>6} {r['filing_2proc_per_s']:>6} "
+              f"{r['ingest_2proc_per_s']:>6} {r['ingest_batch_2proc_per_s']:>6}  {r['filing_per_s']:>6} {r['filing_2proc_per_s']:>6} "
               f"{r['filing_pages_per_s']:>6} {r['filing_pages_2proc_per_s']:>6}  {r['index_mb']:>8}  "
               f"{r['rss_mb']:>6}  {r['peak_rss_mb']:>7}")
 
