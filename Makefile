@@ -7,7 +7,7 @@ HOST     ?= 127.0.0.1
 PORT     ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-pg browser clean
+.PHONY: install run test test-pg browser clean translations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ run: install
 	$(CARELOOP) db upgrade
 	$(CARELOOP) demo-data
 	@echo "Careloop is at http://$(HOST):$(PORT) (Ctrl-C stops it). Messages people would receive: sign in as admin, open Outbox."
+	@echo "Outgoing webhooks (admin: Webhooks) are sent by \`$(CARELOOP) send-webhooks --watch\` in another terminal, beside \`$(CARELOOP) send-mail --watch\`."
 	$(CARELOOP) run --host $(HOST) --port $(PORT)
 
 # Browser tests need Debian's Chromium (never a downloaded browser) and axe-core from npm.
@@ -36,6 +37,15 @@ $(AXE_JS):
 ## make test: set up and run every test (unit, integration, plugins, browser)
 test: install browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## make translations: extract marked strings into the .pot, update every catalog, compile the .mo files
+## (commit all three: a plain install uses the compiled .mo). Then translate what is new or fuzzy and run it again.
+PYBABEL := $(VENV)/bin/pybabel
+translations: install
+	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location --sort-output \
+	  --project=Careloop --msgid-bugs-address=careloop@localhost -o app/translations/messages.pot .
+	$(PYBABEL) --quiet update -i app/translations/messages.pot -d app/translations --ignore-obsolete
+	$(PYBABEL) compile --statistics -d app/translations
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

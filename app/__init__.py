@@ -28,18 +28,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import i18n
-
-    i18n.init_app(app)
-
-    from . import admin, auth, dashboard, errors, hooks, leaders, public, staff
+    from . import (admin, api, auth, branding, dashboard, errors, health, hooks, i18n, labels, leaders,
+                   limits, public, staff)
     from .plugins import init_plugins
     from .templating import init_templating
 
+    i18n.init_app(app)
+    labels.init_app(app)
     init_plugins(app)
-    for module in (public, auth, staff, leaders, dashboard, admin, hooks):
+    # health: /healthz answers without the database, for load balancers.
+    for module in (public, auth, staff, leaders, dashboard, admin, hooks, branding, health):
         app.register_blueprint(module.bp)
+    api.init_app(app)  # /api/v1: JSON, bearer tokens, exempt from CSRF
     errors.init_app(app)
+    limits.init_app(app)  # the client's address behind proxies; the 429 page
     init_templating(app)
 
     from .cli import init_cli

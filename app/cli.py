@@ -26,12 +26,17 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(plugins_command)
     app.cli.add_command(send_mail)
+    app.cli.add_command(send_webhooks)
     app.cli.add_command(digest_command)
 
     from .grouping.cli import grouping_eval, grouping_reindex
 
     app.cli.add_command(grouping_eval)
     app.cli.add_command(grouping_reindex)
+
+    from .api.cli import api_tokens_command
+
+    app.cli.add_command(api_tokens_command)
 
 
 @click.group()
@@ -164,6 +169,32 @@ def send_mail(watch, interval):
         except MailNotConfigured as error:
             raise click.ClickException(str(error)) from error
         if result.sent or result.retrying or result.failed or not watch:
+            click.echo(result.summary())
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+@click.command("send-webhooks")
+@click.option("--watch", is_flag=True, help="Keep going, checking for due deliveries every few seconds.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between checks with --watch.")
+@with_appcontext
+def send_webhooks(watch, interval):
+    """Deliver outgoing webhooks that are due, once (or continuously with --watch)."""
+    import time
+
+    from .services.outgoing_webhooks import SendResult, deliver_due
+
+    while True:
+        result = SendResult()
+        while True:  # everything due now, batch after batch
+            batch = deliver_due()
+            if not (batch.delivered or batch.retrying or batch.failed):
+                break
+            result.delivered += batch.delivered
+            result.retrying += batch.retrying
+            result.failed += batch.failed
+        if result.delivered or result.retrying or result.failed or not watch:
             click.echo(result.summary())
         if not watch:
             return

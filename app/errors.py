@@ -1,20 +1,31 @@
 """Error pages in the site's style."""
 
-from flask import Flask, render_template
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .extensions import db
 
+# Lazy: translated when the page is shown, in the visitor's language.
 MESSAGES = {
-    400: ("Something was wrong with that request", "Please go back and try again."),
-    403: ("You can't see this page", "Your account does not have access to it. If you think it should, ask an admin."),
-    404: ("We couldn't find that page", "The link may be mistyped, or the page may have been moved."),
-    405: ("That didn't work", "This page can't be used that way."),
-    500: ("Something went wrong on our side", "Nothing you did caused this. It has been logged; please try again in a moment."),
+    400: (_l("Something was wrong with that request"), _l("Please go back and try again.")),
+    403: (_l("You can't see this page"),
+          _l("Your account does not have access to it. If you think it should, ask an admin.")),
+    404: (_l("We couldn't find that page"), _l("The link may be mistyped, or the page may have been moved.")),
+    405: (_l("That didn't work"), _l("This page can't be used that way.")),
+    500: (_l("Something went wrong on our side"),
+          _l("Nothing you did caused this. It has been logged; please try again in a moment.")),
 }
 
 
 def render_error(code: int, detail: str | None = None):
+    if request.path.startswith("/api/"):  # the API answers in JSON, also for unknown paths
+        from .api.errors import error_response
+
+        return error_response(code)
     title, message = MESSAGES[code]
     return render_template("errors/error.html", code=code, title=title, message=detail or message), code
 
@@ -27,11 +38,67 @@ def init_app(app: Flask) -> None:
     def csrf_error(error):
         return render_error(
             400,
-            "The form expired or came from another site, so nothing was saved. "
-            "Go back, reload the page and send it again.",
+            _("The form expired or came from another site, so nothing was saved. "
+              "Go back, reload the page and send it again."),
         )
 
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
         return render_error(500)
+
+    app.register_error_handler(DBAPIError, database_unavailable)
+    app.register_error_handler(PoolTimeout, database_unavailable)
+
+    @app.teardown_appcontext
+    def release_session(exc):
+        """End the request's session before Flask-SQLAlchemy does (teardowns run last-registered
+        first) and survive a server that went away meanwhile: the answer was already made, so a
+        failed ROLLBACK on a dead connection must not turn it into a bare 500."""
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            current_app.logger.warning("Database went away at the end of a request: %s", str(error).splitlines()[0])
+            try:
+                db.session().invalidate()  # discard the dead connection without a ROLLBACK
+            except DBAPIError:
+                pass
+            db.session.remove()
+
+
+RETRY_AFTER_SECONDS = 30
+
+
+def database_unavailable(error):
+    """503 while the database cannot be reached (stopped, restarting, unreachable), not a 500.
+
+    Only errors that mean "no connection" count: an OperationalError, or any database error
+    after which SQLAlchemy invalidated the connection. Anything else (a constraint violated, a
+    bad query) is a bug and goes on to the 500 page. The transaction is rolled back, so a
+    report is stored whole or not at all; the pool's pre-ping reconnects once it is back.
+    """
+    if isinstance(error, DBAPIError) and not (
+        isinstance(error, OperationalError) or error.connection_invalidated
+    ):
+        raise error
+    current_app.logger.warning("Database unavailable (%s): %s", request.path, str(error).splitlines()[0])
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        pass
+    # Render as a visitor: loading the signed-in account would need the database too.
+    g._login_user = current_app.login_manager.anonymous_user()
+    title = _("We can't reach our records right now")
+    message = _("Please try again in a minute. If you were sending a report, it may not have been "
+                "saved: go back, and your words should still be in the form.")
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        # The API's error shape (app/api/errors.py), also for other JSON callers such as /suggest.
+        response = jsonify(error={"status": 503, "code": "database_unavailable",
+                                  "message": _("The database is unavailable; try again in a minute.")})
+        response.status_code = 503
+    else:
+        response = current_app.make_response(
+            (render_template("errors/error.html", code=503, title=title, message=message), 503))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -25,6 +25,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "source": report.source,
         "external_id": report.external_id,
         "channel": report.channel,
+        "locale": report.locale,  # the language the person wrote in (the page's language)
         "text": report.text,
         "location": report.location,
         "occurred_on": _iso(report.occurred_on),

@@ -2,6 +2,7 @@
 
 import sqlite3
 
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,7 +28,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message = _l("Please sign in to see that page.")
+login_manager.localize_callback = str  # translate when flashed (a lazy string cannot go in the session)
 login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Optional
@@ -11,10 +12,11 @@ from wtforms.validators import Email, InputRequired, Optional
 class ReportFieldsForm(FlaskForm):
     """What a person tells us. Length limits are checked by the filing service."""
 
-    text = TextAreaField("What isn't working?", validators=[InputRequired("Tell us what happened, in your own words.")])
-    location = StringField("Where did it happen?", validators=[Optional()])
-    occurred_on = DateField("When did it happen?", validators=[Optional()])
-    impact = TextAreaField("How did it affect you?", validators=[Optional()])
+    text = TextAreaField(_l("What isn't working?"),
+                         validators=[InputRequired(_l("Tell us what happened, in your own words."))])
+    location = StringField(_l("Where did it happen?"), validators=[Optional()])
+    occurred_on = DateField(_l("When did it happen?"), validators=[Optional()])
+    impact = TextAreaField(_l("How did it affect you?"), validators=[Optional()])
     # "Is it one of these?": a problem id, "new", or empty (not asked yet).
     problem_choice = HiddenField()
     suggestions_seen = HiddenField()
@@ -25,6 +27,6 @@ class ReportFieldsForm(FlaskForm):
 
 
 class ContactFieldsMixin:
-    name = StringField("Your name", validators=[Optional()])
-    email = EmailField("Your email", validators=[Optional(), Email("That does not look like an email address.")])
-    contact_ok = BooleanField("You may email me about what changes")
+    name = StringField(_l("Your name"), validators=[Optional()])
+    email = EmailField(_l("Your email"), validators=[Optional(), Email(_l("That does not look like an email address."))])
+    contact_ok = BooleanField(_l("You may email me about what changes"))

@@ -13,12 +13,14 @@ from datetime import date, datetime, timezone
 from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -69,15 +71,16 @@ class Status(StrEnum):
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self]
+        return str(STATUS_LABELS[self])
 
 
+# Lazy: each label is translated when shown, in the language of the page or message.
 STATUS_LABELS = {
-    Status.NEW: "New, waiting for an owner",
-    Status.OWNED: "Owned",
-    Status.IN_PROGRESS: "Being changed",
-    Status.CHANGED: "Changed",
-    Status.DECLINED: "Declined",
+    Status.NEW: _l("New, waiting for an owner"),
+    Status.OWNED: _l("Owned"),
+    Status.IN_PROGRESS: _l("Being changed"),
+    Status.CHANGED: _l("Changed"),
+    Status.DECLINED: _l("Declined"),
 }
 
 OPEN_STATUSES = (Status.NEW, Status.OWNED, Status.IN_PROGRESS)
@@ -113,7 +116,11 @@ def _check_in(column: str, values: type[StrEnum]) -> CheckConstraint:
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (_check_in("role", Role),)
+    __table_args__ = (
+        _check_in("role", Role),
+        # Single sign-on: one account per subject at each OpenID Connect provider.
+        UniqueConstraint("oidc_issuer", "oidc_subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -123,6 +130,9 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default=Role.STAFF)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set on the first single sign-on (app/auth/oidc.py): the provider's issuer and subject.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
 
     @staticmethod
     def normalise_email(email: str) -> str:
@@ -165,6 +175,8 @@ class Reporter(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     unsubscribed_at: Mapped[datetime | None]
+    # The language of their latest report (a locale code such as "de"); their messages use it.
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
 
     user: Mapped[User | None] = relationship()
     reports: Mapped[list[Report]] = relationship(
@@ -173,7 +185,7 @@ class Reporter(db.Model):
 
     @property
     def name_or_anonymous(self) -> str:
-        return self.display_name or "Anonymous"
+        return self.display_name or _l("Anonymous")  # lazy: translated where it is shown
 
     @property
     def can_be_emailed(self) -> bool:
@@ -306,8 +318,13 @@ class Report(db.Model):
     grouping_score: Mapped[float | None]
     # Set when the remote ticket was deleted: the text is gone, the count and history stay.
     removed_at: Mapped[datetime | None]
+    # The language the report was filed in (the page's language; imports: the default).
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    # None for a public report held for moderation (CARELOOP_MODERATE_PUBLIC) until a leader approves it.
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    # "held" (waiting for a leader), "rejected" (spam: text and personal details removed), or None.
+    moderation: Mapped[str | None] = mapped_column(String(20), index=True)
     reporter_id: Mapped[int] = mapped_column(ForeignKey("reporters.id"), index=True)
     filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
@@ -430,6 +447,55 @@ class RateLimitHit(db.Model):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+class ApiScope(StrEnum):
+    READ = "read"  # read problems, their history and reports, as a leader sees them
+    READ_WRITE = "read_write"  # also file reports on behalf of a named person, as staff do
+
+
+API_TOKEN_CREATED = "api_token_created"
+API_TOKEN_REVOKED = "api_token_revoked"
+
+
+class ApiToken(db.Model):
+    """A token an admin made for an integration. Only its SHA-256 is stored; ``prefix``
+    (its first characters) lets people recognise it in lists and logs."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (_check_in("scope", ApiScope),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(20), default=ApiScope.READ)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiScope.READ_WRITE
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class LoginFailure(db.Model):
+    """Failed sign-ins per email address (whether or not an account has it, so a lock says
+    nothing about which accounts exist); a lock holds across app processes."""
+
+    __tablename__ = "login_failures"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
 
 
 class AppendOnlyError(RuntimeError):
@@ -580,6 +646,35 @@ class ProblemLink(db.Model):
     created_by: Mapped[User | None] = relationship()
 
 
+BRANDING_CHANGED = "branding_changed"
+
+
+class Branding(db.Model):
+    """The organisation's look, set by an admin at /admin/branding: at most one row (id 1).
+
+    Empty columns mean "the default" (``CARELOOP_ORG_NAME``, the stylesheet's colours, no logo).
+    ``version`` grows with every save; pages link the theme stylesheet and logo by it."""
+
+    __tablename__ = "branding"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    org_name: Mapped[str | None] = mapped_column(String(120))
+    welcome_text: Mapped[str | None] = mapped_column(Text)
+    primary_colour: Mapped[str | None] = mapped_column(String(7))  # header and main buttons, white text on it
+    accent_colour: Mapped[str | None] = mapped_column(String(7))  # links, on the page background
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_type: Mapped[str | None] = mapped_column(String(20))  # image/png, image/jpeg or image/webp
+    logo_width: Mapped[int | None]
+    logo_height: Mapped[int | None]
+    logo_sha256: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 # The similarity index's tables live with the engine; imported here so every model is
 # known wherever ``app.models`` is (migrations, compare_metadata, create_all in tools).
 from .grouping.models import SimilarityChange, SimilarityVector  # noqa: E402,F401
+# Outgoing webhooks' endpoints and delivery outbox (app/services/outgoing_webhooks.py).
+from .webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402,F401

@@ -4,21 +4,47 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from flask import Flask
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
+from .i18n import current_language
 from .models import STATUS_LABELS, Status, utcnow
+
+# Dates and numbers follow the page's language (Flask-Babel's locale). English keeps the
+# day-month-year order and 24-hour clock Careloop always used ("22 November 2026, 14:05"),
+# i.e. British conventions; every other language uses its own CLDR formats
+# ("22. November 2026" in German).
+FORMAT_LOCALES = {"en": "en_GB"}
+
+
+def _format_locale() -> str:
+    code = current_language()
+    return FORMAT_LOCALES.get(code, code)
 
 
 def format_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
-    return f"{value.day} {value:%B %Y}"
+    return babel_dates.format_date(value, "long", locale=_format_locale())
 
 
 def format_datetime(value: datetime | None) -> str:
+    """Times are stored as naive UTC and shown as UTC, saying so."""
     if value is None:
         return ""
-    return f"{value.day} {value:%b %Y, %H:%M} UTC"
+    locale = _format_locale()
+    day = babel_dates.format_skeleton("yMMMd", value, locale=locale)
+    return _("%(date)s, %(time)s UTC", date=day, time=babel_dates.format_time(value, "HH:mm", locale=locale))
+
+
+def format_number(value: int | float | None) -> str:
+    """1,234 in English, 1.234 in German."""
+    if value is None:
+        return ""
+    return babel_numbers.format_decimal(value, locale=_format_locale())
 
 
 def format_duration(start: datetime | None, end: datetime | None) -> str:
@@ -28,17 +54,19 @@ def format_duration(start: datetime | None, end: datetime | None) -> str:
     seconds = max((end - start).total_seconds(), 0)
     hours = seconds / 3600
     if hours < 1:
-        return "under an hour"
+        return _("under an hour")
     if hours < 48:
         n = round(hours)
-        return f"{n} hour{'s' if n != 1 else ''}"
+        return ngettext("%(num)d hour", "%(num)d hours", n)
     days = hours / 24
     if days < 14:
         n = round(days)
-        return f"{n} days"
+        return ngettext("%(num)d day", "%(num)d days", n)
     if days < 90:
-        return f"{round(days / 7)} weeks"
-    return f"{round(days / 30.4)} months"
+        n = round(days / 7)
+        return ngettext("%(num)d week", "%(num)d weeks", n)
+    n = round(days / 30.4)
+    return ngettext("%(num)d month", "%(num)d months", n)
 
 
 def age(value: datetime | None) -> str:
@@ -47,13 +75,18 @@ def age(value: datetime | None) -> str:
 
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
-        date=format_date, datetime=format_datetime, age=age, duration=format_duration
+        date=format_date, datetime=format_datetime, age=age, duration=format_duration,
+        number=format_number,
     )
     app.jinja_env.globals.update(Status=Status, STATUS_LABELS=STATUS_LABELS)
 
     @app.context_processor
     def inject_org():
-        return {"org_name": app.config["CARELOOP_ORG_NAME"]}
+        # The admin's branding (app/services/branding.py); CARELOOP_ORG_NAME until they name it.
+        from .services.branding import current_branding
+
+        branding = current_branding()
+        return {"org_name": branding.org_name, "branding": branding}
 
     @app.after_request
     def security_headers(response):
@@ -63,6 +96,16 @@ def init_templating(app: Flask) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
         )
+        # No page needs the camera, microphone, location, sensors or payments: nothing may ask.
+        response.headers.setdefault(
+            "Permissions-Policy",
+            "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+            "payment=(), usb=()",
+        )
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config["CARELOOP_BASE_URL"].startswith("https://"):
+            # Browsers keep to HTTPS for a year (not subdomains: they may be other services).
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

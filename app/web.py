@@ -7,6 +7,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -86,7 +87,7 @@ def chosen_problem(form, *, staff: bool):
     choice = (form.problem_choice.data or "").strip()
     if choice.isdigit():
         if int(choice) not in visible_open_problem_ids(staff=staff):
-            form.problem_choice.errors = ["That problem cannot be chosen; pick another or file as new."]
+            form.problem_choice.errors = [_("That problem cannot be chosen; pick another or file as new.")]
             return None, suggestions(form.text.data, staff=staff)
         return db.session.get(Problem, int(choice)), []
     if choice == "new" or form.suggestions_seen.data:

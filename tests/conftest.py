@@ -60,6 +60,11 @@ def app(tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": _test_database_url(tmp_path_factory),
             "WTF_CSRF_ENABLED": False,
             "CARELOOP_BASE_URL": "http://careloop.test",
+            # Tests file and sign in quickly from one address: the limits' own tests turn them on.
+            "CARELOOP_SPAM_MIN_SECONDS": 0,
+            "CARELOOP_RATELIMIT_FILING": "100000/hour",
+            "CARELOOP_RATELIMIT_LOGIN_IP": "100000/hour",
+            "CARELOOP_RATELIMIT_LOGIN_ACCOUNT": "100000/hour",
         }
     )
     app.test_client_class = IsolatedClient

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
@@ -5,19 +6,19 @@ from wtforms.validators import Email, InputRequired
 
 from ..models import Role
 
-ROLE_CHOICES = [SelectChoice(Role.STAFF.value, "Staff"), SelectChoice(Role.LEADER.value, "Leader"), SelectChoice(Role.ADMIN.value, "Admin")]
+ROLE_CHOICES = [SelectChoice(Role.STAFF.value, _l("Staff")), SelectChoice(Role.LEADER.value, _l("Leader")), SelectChoice(Role.ADMIN.value, _l("Admin"))]
 
 
 class CreateUserForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired("Give the person's name.")])
-    email = EmailField("Email", validators=[InputRequired("Give an email."), Email("That does not look like an email address.")])
-    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.STAFF.value)
-    password = PasswordField("First password (at least 10 characters)", validators=[InputRequired("Set a first password.")])
+    name = StringField(_l("Name"), validators=[InputRequired(_l("Give the person's name."))])
+    email = EmailField(_l("Email"), validators=[InputRequired(_l("Give an email.")), Email(_l("That does not look like an email address."))])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.STAFF.value)
+    password = PasswordField(_l("First password (at least 10 characters)"), validators=[InputRequired(_l("Set a first password."))])
 
 
 class UpdateUserForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    active = BooleanField("Active")
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    active = BooleanField(_l("Active"))
 
 
 class RunImportForm(FlaskForm):

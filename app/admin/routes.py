@@ -1,4 +1,5 @@
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
@@ -40,7 +41,7 @@ def create():
             password=form.password.data, actor=current_user,
         ),
     ):
-        flash(f"Account created for {form.name.data}.", "success")
+        flash(_("Account created for %(name)s.", name=form.name.data), "success")
         return redirect(url_for("admin.users"))
     return _render_users(create_form=form, status=422)
 
@@ -53,7 +54,7 @@ def update(user_id):
     if form.validate_on_submit() and run_service(
         form, lambda: update_user(user, current_user, role=form.role.data, active=form.active.data)
     ):
-        flash(f"Saved {user.name}.", "success")
+        flash(_("Saved %(name)s.", name=user.name), "success")
         return redirect(url_for("admin.users"))
     return _render_users(failed=(user.id, form), status=422)
 
@@ -78,7 +79,7 @@ def run_source(name):
         except ServiceError:
             abort(404)
         start_import_in_background(current_app._get_current_object(), name)
-        flash(f"Import of {name} started. Reload this page to see it finish.", "success")
+        flash(_("Import of %(source)s started. Reload this page to see it finish.", source=name), "success")
     return redirect(url_for("admin.sources"))
 
 
@@ -115,6 +116,7 @@ def outbox_message_html(message_id):
     if not message.body_html:
         abort(404)
     response = make_response(message.body_html)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
+    # img-src 'self': the organisation's logo (/branding/logo), which emails show.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; sandbox"
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -1,11 +1,16 @@
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, login_manager
 from ..models import User
+from ..limits import rate_limited, too_many_message, wait_phrase
+from ..services import logins
+from ..services.ratelimit import RateLimited, client_ip, hit
 from ..web import is_safe_next
 from . import bp
 from .forms import LoginForm
+from .oidc import password_login_enabled, password_login_refused
 
 
 @login_manager.user_loader
@@ -21,18 +26,39 @@ def home_for(user: User) -> str:
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
+    if request.method == "POST" and not password_login_enabled():
+        return password_login_refused()
     form = LoginForm()
     if form.validate_on_submit():
         email = User.normalise_email(form.email.data)
+        try:  # per address and per account, counted in the database (app/services/ratelimit.py)
+            hit("login_ip", client_ip())
+            hit("login_account", email)
+        except RateLimited as error:
+            form.form_errors.append(too_many_message(error.retry_after))
+            return rate_limited(make_response(render_template("auth/login.html", form=form)), error.retry_after)
         user = db.session.scalar(db.select(User).filter_by(email=email))
-        if user is None or not user.check_password(form.password.data) or not user.active:
-            # One message for every failure, so the form does not reveal which accounts exist.
-            form.form_errors.append("That email and password do not match an active account.")
-        else:
+        wait = logins.locked_for(email)
+        if wait is None and user is None:
+            logins.spend_hash_time(form.password.data)  # as slow as a wrong password
+        if wait is None and (user is None or not user.check_password(form.password.data) or not user.active):
+            wait = logins.record_failure(email)  # addresses without an account lock too: nothing is revealed
+            db.session.commit()
+            if wait is None:
+                # One message for every failure, so the form does not reveal which accounts exist.
+                form.form_errors.append(_("That email and password do not match an active account."))
+        if wait is not None:
+            form.form_errors.append(_(
+                "Too many failed sign-ins for this email address. Try again in %(wait)s, "
+                "or ask an admin to unlock the account.", wait=wait_phrase(wait)))
+            return rate_limited(make_response(render_template("auth/login.html", form=form)), wait)
+        if not form.form_errors:
+            logins.clear_failures(email)
+            db.session.commit()
             next_url = request.args.get("next")
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(user, remember=form.remember.data)
-            flash(f"Signed in as {user.name}.", "success")
+            flash(_("Signed in as %(name)s.", name=user.name), "success")
             return redirect(next_url if is_safe_next(next_url) else home_for(user))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("auth/login.html", form=form), status
@@ -43,5 +69,5 @@ def login():
 def logout():
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("public.index"))

@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .queries import Figure, _days_text
+from flask_babel import gettext as _
+
+from ..templating import format_number
+from .queries import Figure, _days_text, month_label
 
 WIDTH = 560  # the desktop drawing, shown at 1:1 in a dashboard card
 NARROW = 340  # the phone drawing: labels above the bars, fewer month names
@@ -84,6 +87,13 @@ def _short(label: str, width: float) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
+def _label_every(labels: list[str], space: float) -> int:
+    """Label every n-th slot so the longest label fits (month names are longer in some
+    languages: "Sep" but "سبتمبر")."""
+    longest = max((len(label) for label in labels), default=0) * 8.5  # generous: Arabic letters are wide
+    return max(math.ceil(longest / space), 1) if space > 0 else 1
+
+
 def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 5, 10, 20, 50 … that is at least ``value`` (1 for nothing)."""
     if value <= 0:
@@ -153,7 +163,7 @@ def hbars(id: str, title: str, desc: str, items: list[HBar], legend: list[tuple[
             x += w
         chart.texts.append(Text(x + 6, y + bar_top + bar_h - 5, item.note, cls="value"))
     if not items:
-        chart.texts.append(Text(width / 2, top + 18, "Nothing to show yet.", "middle", "empty-note"))
+        chart.texts.append(Text(width / 2, top + 18, _("Nothing to show yet."), "middle", "empty-note"))
     return chart
 
 
@@ -176,7 +186,7 @@ def columns(id: str, title: str, desc: str, items: list[tuple[str, float, bool]]
         h = (height - 22) * value / peak
         if value > 0:
             chart.rects.append(Rect(cx - bar_w / 2, base - h, bar_w, h, "bar-alert" if alert else "bar", hatch=alert))
-        chart.texts.append(Text(cx, base - h - 6, f"{value:,}", "middle", "value"))
+        chart.texts.append(Text(cx, base - h - 6, format_number(value), "middle", "value"))
         chart.texts.append(Text(cx, base + 17, _short(label, slot + 6) if narrow else label, "middle",
                                 "sublabel" if narrow else ""))
         if sublabels and sublabels[i]:
@@ -191,7 +201,7 @@ def line_chart(id: str, title: str, desc: str, months: list[str], series: list[t
     width = NARROW if narrow else WIDTH
     top, left, right, bottom = 30, 40, 112, 40
     chart = Chart(id, title, desc, height=top + height + bottom, width=width)
-    _legend(chart, [("median", "Median"), ("p90", "90th percentile")])
+    _legend(chart, [("median", _("Median")), ("p90", _("90th percentile"))])
     values = [v for _, vs in series for v in vs if v is not None]
     peak = nice_ceiling(max(values, default=0))
     plot_w = width - left - right
@@ -205,16 +215,18 @@ def line_chart(id: str, title: str, desc: str, months: list[str], series: list[t
         y = y_of(v)
         chart.lines.append(Line(left, y, left + plot_w, y, "axis" if i == 0 else "grid"))
         chart.texts.append(Text(left - 6, y + 4, f"{v:g}", "end", "sublabel"))
-    every = 3 if narrow else 1
+    every = max(3 if narrow else 1, _label_every([m.rpartition(" ")[0] for m in months], step))
+    year_shown = None
     for i, month in enumerate(months):
-        name, _, year = month.partition(" ")
+        name, _sep, year = month.rpartition(" ")  # "Mar 2026", "März 2026", "مارس 2026"
         x = left + step * i
         if (len(months) - 1 - i) % every == 0:
             chart.texts.append(Text(x, base + 16, name, "middle", "sublabel"))
-            if i < every or name in ("Jan", "Feb", "Mar")[:every]:
+            if year != year_shown:  # the first month shown, and the first shown of each new year
                 chart.texts.append(Text(x, base + 31, year, "middle", "sublabel"))
+                year_shown = year
     if not values:
-        chart.texts.append(Text(left + plot_w / 2, top + height / 2, "No data in the last 12 months.", "middle", "empty-note"))
+        chart.texts.append(Text(left + plot_w / 2, top + height / 2, _("No data in the last 12 months."), "middle", "empty-note"))
         return chart
     ends = []
     for kind, vs in series:
@@ -236,15 +248,21 @@ def line_chart(id: str, title: str, desc: str, months: list[str], series: list[t
             ends.append((kind, last))
     # Each line's latest value is written at its end; the 90th percentile's above the median's.
     if len(ends) == 2 and abs(ends[0][1][0][1] - ends[1][1][0][1]) < 16:
-        (_, ((x1, y1), v1)), (_, ((x2, y2), v2)) = ends
+        (_k1, ((x1, y1), v1)), (_k2, ((x2, y2), v2)) = ends
         mid = (y1 + y2) / 2
-        chart.texts.append(Text(max(x1, x2) + 10, mid - 4, f"90%: {_days_text(v2)}", cls="value"))
-        chart.texts.append(Text(max(x1, x2) + 10, mid + 12, f"median: {_days_text(v1)}", cls="value"))
+        chart.texts.append(Text(max(x1, x2) + 10, mid - 4, _end_label("p90", v2), cls="value"))
+        chart.texts.append(Text(max(x1, x2) + 10, mid + 12, _end_label("median", v1), cls="value"))
     else:
         for kind, ((x, y), v) in ends:
-            prefix = "90%" if kind == "p90" else "median"
-            chart.texts.append(Text(x + 10, y + 4, f"{prefix}: {_days_text(v)}", cls="value"))
+            chart.texts.append(Text(x + 10, y + 4, _end_label(kind, v), cls="value"))
     return chart
+
+
+def _end_label(kind: str, days: float) -> str:
+    """The latest value written at a line's end: "median: 3 days", "90%: 8 days"."""
+    if kind == "p90":
+        return _("90%%: %(days)s", days=_days_text(days))
+    return _("median: %(days)s", days=_days_text(days))
 
 
 # --- one chart per figure -------------------------------------------------------------------
@@ -253,11 +271,12 @@ def line_chart(id: str, title: str, desc: str, months: list[str], series: list[t
 def owners_chart(f: Figure, narrow: bool = False, limit: int = 12) -> Chart:
     rows = [r for r in f.rows if r[1]][:limit] or f.rows[:limit]
     items = [HBar(name, [(overdue, True), (rest, False)],
-                  f"{open_} open" + (f", {overdue} overdue" if overdue else ""))
+                  _("%(open)d open, %(overdue)d overdue", open=open_, overdue=overdue) if overdue
+                  else _("%(open)d open", open=open_))
              for name, open_, overdue, rest in rows]
     more = len([r for r in f.rows if r[1]]) - len(items)
-    desc = f.takeaway + (f" The {more} other owners are in the table." if more > 0 else "")
-    return hbars("chart-owners", f.title, desc, items, legend=[("hatch", "Overdue"), ("bar", "Not overdue")],
+    desc = f.takeaway + (" " + _("The %(num)d other owners are in the table.", num=more) if more > 0 else "")
+    return hbars("chart-owners", f.title, desc, items, legend=[("hatch", _("Overdue")), ("bar", _("Not overdue"))],
                  narrow=narrow)
 
 
@@ -265,25 +284,27 @@ def waiting_chart(f: Figure, narrow: bool = False) -> Chart:
     alert_from = f.extra["alert_from"]
     items = [HBar(label, [(n, i >= alert_from)], f"{n}") for i, (label, n) in enumerate(f.rows)]
     return hbars("chart-waiting", f.title, f.takeaway, items,
-                 legend=[("bar", "Waiting"), ("hatch", "Waiting over a month")], label_width=130, narrow=narrow)
+                 legend=[("bar", _("Waiting")), ("hatch", _("Waiting over a month"))], label_width=130, narrow=narrow)
 
 
 def time_charts(f: Figure, narrow: bool = False) -> list[Chart]:
     months = f.extra["months"]
     charts = []
-    for label, kind in (("To an owner", "owner"), ("To a change", "change")):
-        rows = [r for r in f.rows if r[0] == label]
+    for kind in ("owner", "change"):
+        label = f.extra["labels"][kind]
+        rows = [r for r, measure in zip(f.rows, f.extra["measures"]) if measure == kind]
         count, median, p90 = f.extra["overall"][kind]
-        desc = (f"{label}, by month: median and 90th percentile in days. Over 12 months, median "
-                f"{_days_text(median)}, 90th percentile {_days_text(p90)}, from {count} problems.")
-        charts.append(line_chart(f"chart-time-{kind}", f"{label}: days from first report", desc, months,
+        desc = _("%(measure)s, by month: median and 90th percentile in days. Over 12 months, median "
+                 "%(median)s, 90th percentile %(p90)s, from %(count)d problems.",
+                 measure=label, median=_days_text(median), p90=_days_text(p90), count=count)
+        charts.append(line_chart(f"chart-time-{kind}", _("%(measure)s: days from first report", measure=label), desc, months,
                                  [("median", [r[3] for r in rows]), ("p90", [r[4] for r in rows])], narrow=narrow))
     return charts
 
 
 def people_chart(f: Figure, narrow: bool = False) -> Chart:
     alert = set(f.extra["alert_keys"])
-    items = [HBar(label, [(n, i in alert)], f"{n:,}") for i, (label, n) in enumerate(f.rows)]
+    items = [HBar(label, [(n, i in alert)], format_number(n)) for i, (label, n) in enumerate(f.rows)]
     return hbars("chart-people", f.title, f.takeaway, items, label_width=200, note_width=80, narrow=narrow)
 
 
@@ -291,25 +312,36 @@ def handoffs_chart(f: Figure, narrow: bool = False) -> Chart:
     alert_from = f.extra["alert_from"]
     items = [(label, n, i >= alert_from) for i, (label, n) in enumerate(f.rows)]
     if narrow:
-        items[-1] = ("3 or more", *items[-1][1:])
-    subs = ["" if i < alert_from else "stands out" for i in range(len(items))]
+        items[-1] = (_("3 or more"), *items[-1][1:])
+    subs = ["" if i < alert_from else _("stands out") for i in range(len(items))]
     return columns("chart-handoffs", f.title, f.takeaway, items, sublabels=subs,
-                   legend=[("bar", "Problems"), ("hatch", "Passed along more than twice")], height=170,
+                   legend=[("bar", _("Problems")), ("hatch", _("Passed along more than twice"))], height=170,
                    narrow=narrow)
 
 
 def changes_chart(f: Figure, narrow: bool = False) -> Chart:
     items, subs = [], []
-    for i, (label, n) in enumerate(f.rows):
-        name, _, year = label.partition(" ")
-        items.append((name[0] if narrow else name, n, False))
-        subs.append(year[-2:] if narrow and (i == 0 or name == "Jan") else year if i == 0 or name == "Jan" else "")
+    keys = f.extra.get("months") or [None] * len(f.rows)  # 'YYYY-MM' of each row
+    year_shown = None
+    names = [label.rpartition(" ")[0] for label, _n in f.rows]
+    every = 1 if narrow else _label_every(names, WIDTH / max(len(f.rows), 1))
+    for i, ((label, n), key) in enumerate(zip(f.rows, keys)):
+        name, _sep, year = label.rpartition(" ")
+        if narrow:
+            name = month_label(key, "MMMMM") if key else name[0]  # the narrow form: "M", "م"
+        elif (len(f.rows) - 1 - i) % every:
+            name = ""  # too long to write under every column: every other one, this month's included
+        items.append((name, n, False))
+        subs.append("" if year == year_shown or not name else year[-2:] if narrow else year)
+        if name:
+            year_shown = year
     return columns("chart-changes", f.title, f.takeaway, items, sublabels=subs, height=170, narrow=narrow)
 
 
 def channels_chart(f: Figure, narrow: bool = False) -> Chart:
     total = f.extra["total"] or 1
-    items = [HBar(label, [(n, False)], f"{n:,} ({round(100 * n / total)}%)") for label, n in f.rows]
+    items = [HBar(label, [(n, False)], _("%(num)s (%(percent)d%%)", num=format_number(n), percent=round(100 * n / total)))
+             for label, n in f.rows]
     return hbars("chart-channels", f.title, f.takeaway, items, label_width=150, note_width=120, narrow=narrow)
 
 

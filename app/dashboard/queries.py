@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from babel.dates import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import Float, String, and_, case, distinct, func, literal_column, or_, select, tuple_, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
@@ -52,7 +56,10 @@ from ..models import (
     User,
     utcnow,
 )
+from ..i18n import current_language
+from ..labels import CHANNEL_LABELS
 from ..queries import NOTICE_KINDS, Page, awaiting_close_out, handoff_counts
+from ..templating import format_number
 
 # What counts as somebody acting on a problem (for "time since last action" and "stale").
 # Reports arriving, or a reporter saying it is still happening, are not action on it.
@@ -134,9 +141,9 @@ def last_months(now: datetime, count: int = MONTHS_SHOWN) -> list[str]:
     return months[::-1]
 
 
-def month_label(key: str) -> str:
-    """'2025-03' -> 'Mar 2025'."""
-    return datetime.strptime(key, "%Y-%m").strftime("%b %Y")
+def month_label(key: str, pattern: str = "MMM y") -> str:
+    """'2025-03' -> 'Mar 2025' (in the page's language: 'März 2025', 'مارس 2025')."""
+    return format_date(datetime.strptime(key, "%Y-%m"), pattern, locale=current_language())
 
 
 def month_start(key: str) -> datetime:
@@ -239,26 +246,28 @@ def open_per_owner(now: datetime | None = None) -> Figure:
         .where(or_(and_(User.role.in_(LEADER_ROLES), User.active.is_(True)), per_owner.c.open > 0))
         .order_by(open_count.desc(), User.name)
     ).all()
-    table = [(r.name + ("" if r.active else " (account deactivated)"), r.open, r.overdue, r.open - r.overdue)
-             for r in rows]
+    table = [(r.name if r.active else _("%(name)s (account deactivated)", name=r.name), r.open, r.overdue,
+              r.open - r.overdue) for r in rows]
     overdue_total = sum(r.overdue for r in rows)
     if not rows or not any(r.open for r in rows):
-        takeaway = "Nobody owns an open problem."
+        takeaway = _("Nobody owns an open problem.")
     elif overdue_total:
         worst = max(rows, key=lambda r: (r.overdue, r.open))
-        takeaway = (f"{overdue_total} owned problem{'s are' if overdue_total != 1 else ' is'} overdue; "
-                    f"{worst.name} has the most ({worst.overdue}).")
+        takeaway = ngettext("%(num)d owned problem is overdue; %(name)s has the most (%(most)d).",
+                            "%(num)d owned problems are overdue; %(name)s has the most (%(most)d).",
+                            overdue_total, name=worst.name, most=worst.overdue)
     else:
         busiest = rows[0]
-        takeaway = f"Nothing owned is overdue. {busiest.name} owns the most open problems ({busiest.open})."
+        takeaway = _("Nothing owned is overdue. %(name)s owns the most open problems (%(num)d).",
+                     name=busiest.name, num=busiest.open)
     return Figure(
-        "owners", "Open problems per owner", takeaway,
-        ["Owner", "Open problems", "Overdue", "Not overdue"], table,
+        "owners", _("Open problems per owner"), takeaway,
+        [_("Owner"), _("Open problems"), _("Overdue"), _("Not overdue")], table,
         extra={"user_ids": [r.id for r in rows], "overdue_total": overdue_total},
     )
 
 
-WAIT_BUCKETS = ((7, "Under a week"), (28, "1 to 4 weeks"), (91, "1 to 3 months"), (None, "Over 3 months"))
+WAIT_BUCKETS = ((7, _l("Under a week")), (28, _l("1 to 4 weeks")), (91, _l("1 to 3 months")), (None, _l("Over 3 months")))
 
 
 def waiting_for_owner(now: datetime | None = None) -> Figure:
@@ -281,25 +290,26 @@ def waiting_for_owner(now: datetime | None = None) -> Figure:
             .group_by(literal_column("bucket"))
         )
     }
-    rows = [(label, found.get(i, (0, None))[0]) for i, (_, label) in enumerate(WAIT_BUCKETS)]
+    rows = [(str(label), found.get(i, (0, None))[0]) for i, (_days, label) in enumerate(WAIT_BUCKETS)]
     total = sum(n for _, n in rows)
     oldest = min((o for _, o in found.values() if o is not None), default=None)
     longest = days_between(oldest, now)
     if total:
-        takeaway = (f"{total} problem{'s wait' if total != 1 else ' waits'} for an owner; "
-                    f"the longest for {whole_days(longest)}.")
+        takeaway = ngettext("%(num)d problem waits for an owner; the longest for %(days)s.",
+                            "%(num)d problems wait for an owner; the longest for %(days)s.",
+                            total, days=whole_days(longest))
     else:
-        takeaway = "Every problem has an owner."
-    return Figure("waiting-for-owner", "Problems waiting for an owner", takeaway,
-                  ["Waiting since first report", "Problems"], rows,
+        takeaway = _("Every problem has an owner.")
+    return Figure("waiting-for-owner", _("Problems waiting for an owner"), takeaway,
+                  [_("Waiting since first report"), _("Problems")], rows,
                   extra={"total": total, "longest_days": longest, "alert_from": 2})
 
 
 def whole_days(days: float | None) -> str:
     if days is None:
-        return "no time"
+        return _("no time")
     n = int(days)
-    return f"{n} day{'s' if n != 1 else ''}" if n >= 1 else "less than a day"
+    return ngettext("%(num)d day", "%(num)d days", n) if n >= 1 else _("less than a day")
 
 
 def _durations(start: datetime) -> dict[tuple[str, str | None], tuple[int, float | None, float | None]]:
@@ -353,28 +363,35 @@ def time_to_owner_and_change(now: datetime | None = None) -> Figure:
     now = now or utcnow()
     months = last_months(now)
     stats = _durations(month_start(months[0]))
-    rows, overall = [], {}
-    for measure, label in (("owner", "To an owner"), ("change", "To a change")):
+    rows, overall, measures = [], {}, []  # measures: each row's "owner" or "change"
+    for measure, label in (("owner", _("To an owner")), ("change", _("To a change"))):
         for month in months:
             n, median, p90 = stats.get((measure, month), (0, None, None))
             rows.append((label, month_label(month), n, median, p90))
+            measures.append(measure)
         overall[measure] = stats.get((measure, None), (0, None, None))
     owner, change = overall["owner"], overall["change"]
     parts = []
     if owner[0]:
-        parts.append(f"half of problems got an owner within {_days_text(owner[1])} (90% within {_days_text(owner[2])})")
+        parts.append(_("half of problems got an owner within %(median)s (90%% within %(p90)s)",
+                       median=_days_text(owner[1]), p90=_days_text(owner[2])))
     if change[0]:
-        parts.append(f"half were changed within {_days_text(change[1])} of the first report "
-                     f"(90% within {_days_text(change[2])})")
-    takeaway = ("Over the last 12 months, " + "; ".join(parts) + ".") if parts else "No owners or changes in the last 12 months."
-    recent = [r for r in rows if r[0] == "To a change" and r[2]]
+        parts.append(_("half were changed within %(median)s of the first report (90%% within %(p90)s)",
+                       median=_days_text(change[1]), p90=_days_text(change[2])))
+    if parts:
+        takeaway = _("Over the last 12 months, %(parts)s.", parts=_("; ").join(parts))
+    else:
+        takeaway = _("No owners or changes in the last 12 months.")
+    recent = [r for r, m in zip(rows, measures) if m == "change" and r[2]]
     latest_change = (recent[-1][1], recent[-1][3]) if recent else None
     if len(recent) > 1 and recent[-1][3] != change[1]:
-        takeaway += f" In {recent[-1][1]} the median time to a change was {_days_text(recent[-1][3])}."
+        takeaway += " " + _("In %(month)s the median time to a change was %(days)s.",
+                            month=recent[-1][1], days=_days_text(recent[-1][3]))
     return Figure(
-        "time-to-owner-and-change", "How long from the first report to an owner, and to a change", takeaway,
-        ["Measure", "Month", "Problems", "Median days", "90th percentile days"], rows,
-        extra={"months": [month_label(m) for m in months], "overall": overall, "latest_change": latest_change},
+        "time-to-owner-and-change", _("How long from the first report to an owner, and to a change"), takeaway,
+        [_("Measure"), _("Month"), _("Problems"), _("Median days"), _("90th percentile days")], rows,
+        extra={"months": [month_label(m) for m in months], "overall": overall, "latest_change": latest_change,
+               "measures": measures, "labels": {"owner": _("To an owner"), "change": _("To a change")}},
     )
 
 
@@ -386,14 +403,16 @@ def _days_text(days: float | None) -> str:
     if days is None:
         return "—"
     shown = f"{days:.1f}".rstrip("0").rstrip(".")
-    return f"{shown} day{'s' if shown != '1' else ''}"
+    # A whole number chooses its plural form; a fraction ("2.5 days") takes the general
+    # plural form, which 100 selects in every language we ship.
+    return ngettext("%(days)s day", "%(days)s days", int(shown) if shown.isdigit() else 100, days=shown)
 
 
 WAITING_GROUPS = (
-    ("open", "Problem still open"),
-    ("unpublished", "Changed, not published yet"),
-    ("pending", "Message waiting to go out"),
-    ("failed", "Message failed or bounced"),
+    ("open", _l("Problem still open")),
+    ("unpublished", _l("Changed, not published yet")),
+    ("pending", _l("Message waiting to go out")),
+    ("failed", _l("Message failed or bounced")),
 )
 
 
@@ -437,15 +456,20 @@ def people_waiting() -> Figure:
         .select_from(per_person)
     ).one()
     by_key = {"open": by_open, "unpublished": by_unpublished, "pending": by_pending, "failed": by_failed}
-    rows = [(label, by_key[key]) for key, label in WAITING_GROUPS]
+    rows = [(str(label), by_key[key]) for key, label in WAITING_GROUPS]
     if total:
         stuck = by_key["failed"]
-        takeaway = f"{total} {'people are' if total != 1 else 'person is'} waiting to hear back" + (
-            f"; {stuck} of them could not be reached (failed or bounced)." if stuck else ".")
+        if stuck:
+            takeaway = ngettext(
+                "%(num)d person is waiting to hear back; %(stuck)d of them could not be reached (failed or bounced).",
+                "%(num)d people are waiting to hear back; %(stuck)d of them could not be reached (failed or bounced).",
+                total, stuck=stuck)
+        else:
+            takeaway = ngettext("%(num)d person is waiting to hear back.", "%(num)d people are waiting to hear back.", total)
     else:
-        takeaway = "Nobody is waiting to hear back."
-    return Figure("people-waiting", "People waiting to hear back", takeaway,
-                  ["Why they are waiting", "People"], rows, extra={"total": total, "alert_keys": [3]})
+        takeaway = _("Nobody is waiting to hear back.")
+    return Figure("people-waiting", _("People waiting to hear back"), takeaway,
+                  [_("Why they are waiting"), _("People")], rows, extra={"total": total, "alert_keys": [3]})
 
 
 def handoffs_per_problem(limit: int = 10) -> Figure:
@@ -458,8 +482,8 @@ def handoffs_per_problem(limit: int = 10) -> Figure:
         .where(Problem.owner_id.is_not(None))
         .group_by(literal_column("n"))
     ).all())
-    buckets = [("Never", found.get(0, 0)), ("Once", found.get(1, 0)), ("Twice", found.get(2, 0)),
-               ("3 times or more", sum(v for k, v in found.items() if k >= HANDOFFS_STAND_OUT))]
+    buckets = [(_("Never"), found.get(0, 0)), (_("Once"), found.get(1, 0)), (_("Twice"), found.get(2, 0)),
+               (_("3 times or more"), sum(v for k, v in found.items() if k >= HANDOFFS_STAND_OUT))]
     standouts = db.session.execute(
         select(Problem, counts.c.handoffs)
         .join(counts, counts.c.problem_id == Problem.id)
@@ -468,9 +492,10 @@ def handoffs_per_problem(limit: int = 10) -> Figure:
         .limit(limit)
     ).all()
     many = buckets[-1][1]
-    takeaway = (f"{many} problem{'s were' if many != 1 else ' was'} passed along more than twice."
-                if many else "No problem was passed along more than twice.")
-    return Figure("handoffs", "Handoffs per problem", takeaway, ["Handed over", "Problems"], buckets,
+    takeaway = (ngettext("%(num)d problem was passed along more than twice.",
+                         "%(num)d problems were passed along more than twice.", many)
+                if many else _("No problem was passed along more than twice."))
+    return Figure("handoffs", _("Handoffs per problem"), takeaway, [_("Handed over"), _("Problems")], buckets,
                   extra={"standouts": standouts, "alert_from": 3})
 
 
@@ -487,10 +512,11 @@ def changes_per_month(now: datetime | None = None) -> Figure:
     rows = [(month_label(m), found.get(m, 0)) for m in months]
     total = sum(n for _, n in rows)
     this_month = rows[-1][1]
-    takeaway = (f"{total} change{'s' if total != 1 else ''} made in the last 12 months, "
-                f"{this_month} so far this month.")
-    return Figure("changes-per-month", "Changes made per month", takeaway, ["Month", "Changes"], rows,
-                  extra={"total": total})
+    takeaway = ngettext("%(num)d change made in the last 12 months, %(this_month)d so far this month.",
+                        "%(num)d changes made in the last 12 months, %(this_month)d so far this month.",
+                        total, this_month=this_month)
+    return Figure("changes-per-month", _("Changes made per month"), takeaway, [_("Month"), _("Changes")], rows,
+                  extra={"total": total, "months": months})
 
 
 def reports_per_channel() -> Figure:
@@ -502,17 +528,14 @@ def reports_per_channel() -> Figure:
     total = sum(n for _, n in rows)
     if total:
         top, top_n = rows[0]
-        takeaway = f"{total:,} reports in all; most came through {CHANNEL_LABELS.get(top, top)} ({round(100 * top_n / total)}%)."
+        takeaway = ngettext("%(total)s report in all; most came through %(channel)s (%(percent)d%%).",
+                            "%(total)s reports in all; most came through %(channel)s (%(percent)d%%).",
+                            total, total=format_number(total), channel=CHANNEL_LABELS.get(top, top),
+                            percent=round(100 * top_n / total))
     else:
-        takeaway = "No reports yet."
-    return Figure("channels", "Reports per channel", takeaway, ["Channel", "Reports"],
-                  [(CHANNEL_LABELS.get(c, c), n) for c, n in rows], extra={"total": total})
-
-
-CHANNEL_LABELS = {
-    Channel.WEB: "Web page", Channel.STAFF: "Filed by staff", Channel.API: "API",
-    Channel.ZENDESK: "Zendesk", Channel.JIRA: "Jira",
-}
+        takeaway = _("No reports yet.")
+    return Figure("channels", _("Reports per channel"), takeaway, [_("Channel"), _("Reports")],
+                  [(str(CHANNEL_LABELS.get(c, c)), n) for c, n in rows], extra={"total": total})
 
 FIGURES: dict[str, Callable[[], Figure]] = {
     "owners": open_per_owner,

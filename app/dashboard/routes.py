@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import abort, current_app, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
@@ -46,7 +48,10 @@ def figure_csv(figure):
     build = FIGURES.get(figure)
     if build is None:
         abort(404)
-    f = build()
+    # Files are for spreadsheets and scripts: their headers and labels stay in English
+    # whatever the page's language, so a download reads the same for everyone.
+    with force_locale("en"):
+        f = build()
     return csv_response(f.columns, f.rows, f"careloop-{figure}-{utcnow():%Y-%m-%d}.csv")
 
 
@@ -55,9 +60,10 @@ def _backlog_form() -> tuple[BacklogForm, BacklogFilter]:
     as an error and left out, rather than refusing the whole page."""
     form = BacklogForm(formdata=MultiDict(request.args))
     choices = backlog_choices()
-    form.owner.choices = [SelectChoice("", "Anyone"), SelectChoice("none", "Nobody yet")] + [
-        SelectChoice(str(o.id), o.name + ("" if o.active else " (account deactivated)")) for o in choices["owners"]]
-    form.area.choices = [SelectChoice("", "Any area"), SelectChoice("none", "No area")] + [
+    form.owner.choices = [SelectChoice("", _("Anyone")), SelectChoice("none", _("Nobody yet"))] + [
+        SelectChoice(str(o.id), o.name if o.active else _("%(name)s (account deactivated)", name=o.name))
+        for o in choices["owners"]]
+    form.area.choices = [SelectChoice("", _("Any area")), SelectChoice("none", _("No area"))] + [
         SelectChoice(a, a) for a in choices["areas"]]
     form.validate()
 
@@ -110,7 +116,7 @@ def backlog():
         "dashboard/backlog.html", form=form, f=f, page=page, channels=channels, sort_url=sort_url,
         page_url=lambda n: url_for("dashboard.backlog", **_args(f), page=n),
         csv_url=url_for("dashboard.backlog_csv", **_args(f)), filtered=_is_filtered(f),
-        sort_label=SORT_LABELS[f.sort],
+        sort_label=str(SORT_LABELS[f.sort]),
     )
 
 
@@ -124,7 +130,7 @@ BACKLOG_COLUMNS = [
 @bp.route("/backlog.csv")
 @leader_required
 def backlog_csv():
-    _, f = _backlog_form()
+    _form, f = _backlog_form()
     now = utcnow()
     rows = backlog_rows(f, now)
     owners = dict(db.session.execute(db.select(User.id, User.name)).all())

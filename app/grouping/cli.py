@@ -61,7 +61,8 @@ def grouping_reindex(batch):
     while True:
         rows = db.session.execute(
             sa.select(Report.id, Report.problem_id, Report.text)
-            .where(Report.id > last, Report.removed_at.is_(None)).order_by(Report.id).limit(batch)
+            .where(Report.id > last, Report.removed_at.is_(None), Report.problem_id.is_not(None))  # not held ones
+            .order_by(Report.id).limit(batch)
         ).all()
         if not rows:
             break

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from .. import services
 from ..extensions import db
+from ..labels import label
 from ..models import LINKED_WORK_DONE, STILL_HAPPENING, MessageKind, Problem, ProblemLink, Report, Reporter, Status, User
 from ..queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
 from ..services.messages import mark_unreachable, notice_states, preview
@@ -60,7 +63,8 @@ def _problem_or_404(problem_id: int) -> Problem:
 
 
 def _owner_choices(problem: Problem) -> list[tuple[int, str]]:
-    return [SelectChoice(u.id, f"{u.name} ({u.role})") for u in leaders() if u.id != problem.owner_id]
+    return [SelectChoice(u.id, _("%(name)s (%(role)s)", name=u.name, role=label(u.role, "role"))) for u in leaders()
+            if u.id != problem.owner_id]
 
 
 def _can_take_over(problem: Problem) -> bool:
@@ -120,7 +124,8 @@ def problem(problem_id):
         target = problem.merged_into
         while target.merged_into_id is not None:
             target = target.merged_into
-        flash(f"Problem #{problem.id} was merged into #{target.id}; its reports and people are here.", "info")
+        flash(_("Problem #%(number)s was merged into #%(target)s; its reports and people are here.",
+                number=problem.id, target=target.id), "info")
         return redirect(url_for("leaders.problem", problem_id=target.id))
     return _render_problem(problem)
 
@@ -131,7 +136,7 @@ def _act(problem: Problem, form, name: str, action, message: str, anchor: str = 
         flash(message, "success")
         return redirect(url_for("leaders.problem", problem_id=problem.id) + anchor)
     if not form.errors and not form.form_errors:
-        form.form_errors.append("The form expired; please try again.")
+        form.form_errors.append(_("The form expired; please try again."))
     db.session.refresh(problem)
     forms = {name: form}
     if name != "action" and form.form_errors:
@@ -150,7 +155,7 @@ def take_ownership(problem_id):
     return _act(
         problem, ActionForm(), "action",
         lambda: services.assign_owner(problem, current_user, current_user),
-        "You own this problem now. People can see your name on it.",
+        _("You own this problem now. People can see your name on it."),
     )
 
 
@@ -164,10 +169,10 @@ def hand_over(problem_id):
     def action():
         new_owner = db.session.get(User, form.owner.data)
         if new_owner is None:
-            raise services.ServiceError("Choose a leader.", field="owner")
+            raise services.ServiceError(_("Choose a leader."), field="owner")
         services.assign_owner(problem, current_user, new_owner, form.reason.data)
 
-    return _act(problem, form, "hand_over", action, "Ownership handed over.")
+    return _act(problem, form, "hand_over", action, _("Ownership handed over."))
 
 
 @bp.post("/problems/<int:problem_id>/start")
@@ -175,7 +180,7 @@ def hand_over(problem_id):
 def start_work(problem_id):
     problem = _problem_or_404(problem_id)
     return _act(problem, ActionForm(), "action",
-                lambda: services.start_work(problem, current_user), "Marked as being changed.")
+                lambda: services.start_work(problem, current_user), _("Marked as being changed."))
 
 
 @bp.post("/problems/<int:problem_id>/change")
@@ -189,7 +194,7 @@ def record_change(problem_id):
             problem, current_user, what=form.what.data, since=form.since.data,
             evidence_url=form.evidence_url.data,
         ),
-        "Change recorded. Write the public summary and publish it when ready.",
+        _("Change recorded. Write the public summary and publish it when ready."),
         "#publish",
     )
 
@@ -203,7 +208,7 @@ def decline(problem_id):
         return _preview(problem, form, "decline", MessageKind.DECLINED, decline_reason=form.reason.data)
     return _act(problem, form, "decline",
                 lambda: services.decline(problem, current_user, form.reason.data, form.note.data),
-                "Problem declined. Everyone who can be emailed will be told, with your reason.")
+                _("Problem declined. Everyone who can be emailed will be told, with your reason."))
 
 
 @bp.post("/problems/<int:problem_id>/reopen")
@@ -212,7 +217,7 @@ def reopen(problem_id):
     problem = _problem_or_404(problem_id)
     form = ReopenForm()
     return _act(problem, form, "reopen",
-                lambda: services.reopen(problem, current_user, form.reason.data), "Problem reopened.")
+                lambda: services.reopen(problem, current_user, form.reason.data), _("Problem reopened."))
 
 
 @bp.post("/problems/<int:problem_id>/publish")
@@ -228,7 +233,7 @@ def publish(problem_id):
             problem, current_user, public_title=form.public_title.data,
             public_summary=form.public_summary.data, note=form.note.data,
         ),
-        "Published on “We changed this”. Everyone who can be emailed will be told.",
+        _("Published on “We changed this”. Everyone who can be emailed will be told."),
     )
 
 
@@ -253,7 +258,7 @@ def mark_person_unreachable(problem_id, reporter_id):
     if form.validate_on_submit() and run_service(
         form, lambda: mark_unreachable(problem, reporter, current_user, form.reason.data)
     ):
-        flash(f"Recorded that {reporter.name_or_anonymous} cannot be told.", "success")
+        flash(_("Recorded that %(name)s cannot be told.", name=reporter.name_or_anonymous), "success")
         return redirect(url_for("leaders.problem", problem_id=problem.id) + "#told")
     db.session.refresh(problem)
     return _render_problem(problem, 422, unreachable=form, unreachable_reporter_id=reporter.id)
@@ -264,7 +269,7 @@ def mark_person_unreachable(problem_id, reporter_id):
 def unpublish(problem_id):
     problem = _problem_or_404(problem_id)
     return _act(problem, ActionForm(), "action",
-                lambda: services.unpublish(problem, current_user), "Taken off the public page.")
+                lambda: services.unpublish(problem, current_user), _("Taken off the public page."))
 
 
 @bp.post("/problems/<int:problem_id>/edit")
@@ -278,7 +283,7 @@ def edit(problem_id):
             problem, current_user, title=form.title.data, area=form.area.data, due_on=form.due_on.data,
             public_title=form.public_title.data,
         ),
-        "Details saved.",
+        _("Details saved."),
     )
 
 
@@ -289,7 +294,7 @@ def comment(problem_id):
     form = CommentForm()
     return _act(problem, form, "comment",
                 lambda: services.add_comment(problem, current_user, form.text.data),
-                "Note added.", "#notes")
+                _("Note added."), "#notes")
 
 
 def _regroup(problem: Problem, form, name: str, action, message, **render):
@@ -305,10 +310,10 @@ def _regroup(problem: Problem, form, name: str, action, message, **render):
 
 def _target_or_error(number, *, required: bool = False):
     if number is None and required:
-        raise services.ServiceError("Give the number of the problem to move it to.", field="target")
+        raise services.ServiceError(_("Give the number of the problem to move it to."), field="target")
     target = db.session.get(Problem, number) if number else None
     if number and target is None:
-        raise services.ServiceError(f"There is no problem #{number}.", field="target")
+        raise services.ServiceError(_("There is no problem #%(number)s.", number=number), field="target")
     return target
 
 
@@ -320,7 +325,7 @@ def move_report(report_id):
     return _regroup(
         report.problem, form, "move",
         lambda: services.move_report(report, current_user, _target_or_error(form.target.data, required=True)),
-        lambda to: f"Report moved to problem #{to.id}.",
+        lambda to: _("Report moved to problem #%(number)s.", number=to.id),
         move_report_id=report.id,
     )
 
@@ -331,7 +336,7 @@ def split_report(report_id):
     report = db.get_or_404(Report, report_id)
     return _regroup(report.problem, ActionForm(), "action",
                     lambda: services.move_report(report, current_user, None),
-                    lambda to: f"Started problem #{to.id} from the report.")
+                    lambda to: _("Started problem #%(number)s from the report.", number=to.id))
 
 
 def _link_form(form: LinkWorkForm | None = None) -> LinkWorkForm:
@@ -346,9 +351,9 @@ def link_problem_work(problem_id):
     problem = _problem_or_404(problem_id)
     form = _link_form(LinkWorkForm())
     if form.create.data:
-        action, message = lambda: create_work(problem, current_user, form.source.data), "Issue created and linked."
+        action, message = lambda: create_work(problem, current_user, form.source.data), _("Issue created and linked.")
     else:
-        action, message = lambda: link_work(problem, current_user, form.source.data, form.key.data), "Issue linked."
+        action, message = lambda: link_work(problem, current_user, form.source.data, form.key.data), _("Issue linked.")
     return _act(problem, form, "link_work", action, message, "#work")
 
 
@@ -360,7 +365,8 @@ def merge(problem_id):
     return _regroup(
         problem, form, "merge",
         lambda: grouping_service.merge_problems(problem, _target_or_error(form.target.data), current_user),
-        lambda to: f"Problem #{problem.id} merged into #{to.id}: its reports and people are here now.",
+        lambda to: _("Problem #%(number)s merged into #%(target)s: its reports and people are here now.",
+                     number=problem.id, target=to.id),
     )
 
 
@@ -373,7 +379,8 @@ def split(problem_id):
     return _regroup(
         problem, form, "split",
         lambda: grouping_service.split_reports(problem, chosen, current_user, _target_or_error(form.target.data)),
-        lambda to: f"Moved {len(chosen)} report{'s' if len(chosen) != 1 else ''} to problem #{to.id}.",
+        lambda to: ngettext("Moved %(num)d report to problem #%(number)s.", "Moved %(num)d reports to problem #%(number)s.",
+                           len(chosen), number=to.id),
     )
 
 
@@ -389,7 +396,7 @@ def undo_grouping(report_id):
 
     form = ActionForm()
     if form.validate_on_submit() and run_service(form, action):
-        flash(f"Undone: the report now has its own problem, #{done['to'].id}.", "success")
+        flash(_("Undone: the report now has its own problem, #%(number)s.", number=done["to"].id), "success")
         return redirect(url_for("leaders.problem", problem_id=problem.id))
     return _render_problem(problem, 422, action=form)
 
@@ -410,11 +417,11 @@ def answer_review(review_id, answer):
 
     if form.validate_on_submit() and run_service(form, action):
         if answer == "confirm":
-            flash(f"Report #{review.report_id} joined problem #{done['problem'].id}.", "success")
+            flash(_("Report #%(report)s joined problem #%(number)s.", report=review.report_id, number=done["problem"].id), "success")
             return redirect(url_for("leaders.problem", problem_id=done["problem"].id))
-        flash("Kept apart: it is a different problem.", "success")
+        flash(_("Kept apart: it is a different problem."), "success")
     else:
-        flash(" ".join(form.form_errors) or "That did not work; please try again.", "info")
+        flash(" ".join(form.form_errors) or _("That did not work; please try again."), "info")
     if back == "triage":
         return redirect(url_for("leaders.triage"))
     return redirect(url_for("leaders.problem", problem_id=review.report.problem_id))

@@ -11,9 +11,12 @@ message a person understands; ``field`` names the form field it belongs to.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 
 class ServiceError(Exception):
     def __init__(self, message: str, field: str | None = None):
+        message = str(message)  # a lazy translation is fixed in the language of the moment
         super().__init__(message)
         self.message = message
         self.field = field
@@ -27,14 +30,14 @@ class NotFound(ServiceError):
     pass
 
 
-def require_leader(actor, message: str = "Only leaders and admins can do that.") -> None:
+def require_leader(actor, message: str | None = None) -> None:
     if not actor.is_leader:
-        raise PermissionDenied(message)
+        raise PermissionDenied(message or _("Only leaders and admins can do that."))
 
 
-def require_owner_or_admin(problem, actor, message: str = "Only the problem's owner or an admin can do that.") -> None:
+def require_owner_or_admin(problem, actor, message: str | None = None) -> None:
     if not (actor.is_admin or (problem.owner_id is not None and problem.owner_id == actor.id)):
-        raise PermissionDenied(message)
+        raise PermissionDenied(message or _("Only the problem's owner or an admin can do that."))
 
 
 from .problems import (  # noqa: E402

@@ -27,6 +27,10 @@ def record(
         details=_jsonable(details),
     )
     db.session.add(event)
+    # Outgoing webhooks: a delivery is written with the event, in the same transaction.
+    from .outgoing_webhooks import event_recorded
+
+    event_recorded(event)
     return event
 
 

@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 
 from ..dashboard.queries import STALE_DAYS, DigestContent, digest_for
 from ..extensions import db
+from ..i18n import language
 from ..models import Message, MessageKind, User, utcnow
 from ..queries import leaders
+from .branding import org_name as branded_org_name
 from .messages import Rendered
 
 DIGEST_DAYS = 7
@@ -37,21 +40,23 @@ class DigestResult:
 
 
 def digest_subject(content: DigestContent) -> str:
-    parts = [f"{len(content.overdue)} overdue", f"{len(content.stale)} stale",
-             f"{len(content.new_in_areas)} new in your areas", f"{len(content.recurrences)} still happening"]
-    return "Your week in Careloop: " + ", ".join(parts)
+    return _("Your week in Careloop: %(overdue)s overdue, %(stale)s stale, %(new)s new in your areas, "
+             "%(still)s still happening", overdue=len(content.overdue), stale=len(content.stale),
+             new=len(content.new_in_areas), still=len(content.recurrences))
 
 
 def render_digest(leader: User, content: DigestContent, now: datetime) -> Rendered:
+    """A leader's digest, in the organisation's default language."""
     context = dict(
         leader=leader, digest=content, now=now, stale_days=STALE_DAYS,
-        org_name=current_app.config["CARELOOP_ORG_NAME"], base_url=current_app.config["CARELOOP_BASE_URL"],
+        org_name=branded_org_name(), base_url=current_app.config["CARELOOP_BASE_URL"],
     )
-    return Rendered(
-        subject=digest_subject(content),
-        text=render_template("mail/digest.txt", **context),
-        html=render_template("mail/digest.html", **context),
-    )
+    with language(None):
+        return Rendered(
+            subject=digest_subject(content),
+            text=render_template("mail/digest.txt", **context),
+            html=render_template("mail/digest.html", **context),
+        )
 
 
 def write_digests(now: datetime | None = None, *, force: bool = False) -> DigestResult:

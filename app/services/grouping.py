@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..grouping import AUTO, REVIEW, decide, similarity_index
@@ -106,7 +107,7 @@ def pending_reviews(problem: Problem | None = None) -> list[GroupingReview]:
 def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
     require_leader(actor, REGROUP)
     if review.status != "pending":
-        raise ServiceError("Someone already answered this question.")
+        raise ServiceError(_("Someone already answered this question."))
     review.status, review.decided_by, review.decided_at = status, actor, utcnow()
 
 
@@ -141,7 +142,7 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
 
     require_leader(actor, REGROUP)
     if report.grouping != "auto":
-        raise ServiceError("This report was not grouped automatically.")
+        raise ServiceError(_("This report was not grouped automatically."))
     before = report.problem_id
     new_problem = move_report(report, actor, None, grouping=None, owner_check=False)
     record(GROUPING_UNDONE, actor, problem=new_problem, report=report, before={"problem_id": before})
@@ -154,15 +155,15 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
 
     require_leader(actor, REGROUP)
     if source.id == target.id:
-        raise ServiceError("A problem cannot be merged into itself.", field="target")
+        raise ServiceError(_("A problem cannot be merged into itself."), field="target")
     if target.merged_into_id is not None:
-        raise ServiceError(f"Problem #{target.id} was itself merged; merge into #{target.merged_into_id}.",
-                           field="target")
+        raise ServiceError(_("Problem #%(id)s was itself merged; merge into #%(into)s.",
+                             id=target.id, into=target.merged_into_id), field="target")
     if source.merged_into_id is not None:
-        raise ServiceError("This problem is already merged.")
+        raise ServiceError(_("This problem is already merged."))
     for problem in (source, target):
         if problem.owner_id is not None:
-            require_owner_or_admin(problem, actor, f"Only the owner of #{problem.id} or an admin can merge it.")
+            require_owner_or_admin(problem, actor, _("Only the owner of #%(id)s or an admin can merge it.", id=problem.id))
     moved = list(source.reports)
     for report in moved:
         report.problem = target
@@ -198,9 +199,9 @@ def split_reports(problem: Problem, report_ids: list[int], actor: User, target: 
     require_leader(actor, REGROUP)
     chosen = [r for r in problem.reports if r.id in set(report_ids)]
     if not chosen:
-        raise ServiceError("Choose at least one report to move.", field="reports")
+        raise ServiceError(_("Choose at least one report to move."), field="reports")
     if target is None and len(chosen) == len(problem.reports):
-        raise ServiceError("Leave at least one report here, or merge the problem instead.", field="reports")
+        raise ServiceError(_("Leave at least one report here, or merge the problem instead."), field="reports")
     destination = target
     for report in chosen:
         destination = move_report(report, actor, destination)

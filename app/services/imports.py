@@ -312,7 +312,7 @@ class SourceOverview:
 
 def _masked(value: str | None, secret: bool) -> str:
     if not value:
-        return "not set"
+        return _("not set")
     if not secret:
         return value
     return "•••• " + value[-2:] if len(value) > 8 else "••••"

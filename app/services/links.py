@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
@@ -30,7 +31,8 @@ def work_sources() -> dict[str, TicketSource]:
 def _source(name: str) -> TicketSource:
     source = work_sources().get(name)
     if source is None:
-        raise ServiceError(f"{name!r} cannot carry work here (not loaded or not configured).", field="source")
+        raise ServiceError(_("%(name)s cannot carry work here (not loaded or not configured).", name=repr(name)),
+                           field="source")
     return source
 
 
@@ -40,30 +42,30 @@ def _problem_url(problem: Problem) -> str:
 
 def link_work(problem: Problem, actor: User, source_name: str, key: str) -> ProblemLink:
     """Link an existing work item; checks it exists and links back to the problem."""
-    require_owner_or_admin(problem, actor, "Only the problem's owner or an admin can link its work.")
+    require_owner_or_admin(problem, actor, _("Only the problem's owner or an admin can link its work."))
     source = _source(source_name)
     key = (key or "").strip().upper()
     if not KEY.match(key):
-        raise ServiceError("Give an issue key such as OPS-123.", field="key")
+        raise ServiceError(_("Give an issue key such as OPS-123."), field="key")
     if db.session.scalar(db.select(ProblemLink.id).filter_by(problem_id=problem.id, source=source_name,
                                                              external_key=key)):
-        raise ServiceError(f"{key} is already linked to this problem.", field="key")
+        raise ServiceError(_("%(key)s is already linked to this problem.", key=key), field="key")
     settings = source_settings(source)
     try:
         status = source.work_status(settings, key)
         if source.link_back is not None:
             source.link_back(settings, key, _problem_url(problem), f"Careloop problem #{problem.id}: {problem.title}")
     except SourceError as error:
-        raise ServiceError(f"{source.title} said: {error}", field="key") from error
+        raise ServiceError(_("%(source)s said: %(error)s", source=source.title, error=error), field="key") from error
     return _store_link(problem, actor, source, key, None, status)
 
 
 def create_work(problem: Problem, actor: User, source_name: str) -> ProblemLink:
     """Create a work item from the problem (with a link back) and link it."""
-    require_owner_or_admin(problem, actor, "Only the problem's owner or an admin can link its work.")
+    require_owner_or_admin(problem, actor, _("Only the problem's owner or an admin can link its work."))
     source = _source(source_name)
     if source.create_work_item is None:
-        raise ServiceError(f"{source.title} cannot create items from Careloop.", field="source")
+        raise ServiceError(_("%(source)s cannot create items from Careloop.", source=source.title), field="source")
     settings = source_settings(source)
     description = (
         f"{problem.people_affected} people reported this in Careloop. Owner: "
@@ -77,7 +79,7 @@ def create_work(problem: Problem, actor: User, source_name: str) -> ProblemLink:
         if source.link_back is not None:
             source.link_back(settings, key, _problem_url(problem), f"Careloop problem #{problem.id}: {problem.title}")
     except (SourceError, ValueError) as error:
-        raise ServiceError(f"{source.title} said: {error}", field="source") from error
+        raise ServiceError(_("%(source)s said: %(error)s", source=source.title, error=error), field="source") from error
     return _store_link(problem, actor, source, key, url, "new")
 
 

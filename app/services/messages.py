@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
+from ..i18n import language
 from ..models import (
     CLOSING_KINDS,
     MARKED_UNREACHABLE,
@@ -31,18 +34,27 @@ from ..models import (
 )
 from . import PermissionDenied, require_owner_or_admin
 from .audit import record
+from .branding import org_name as branded_org_name
 from .reports import clean_text
 
 QUOTE_CHARS = 600
+# Lazy: each subject is translated when a message is rendered, in its recipient's language.
 SUBJECTS = {
-    MessageKind.OWNED: "{owner} now owns the problem you told us about",
-    MessageKind.CHANGED: "We changed this: {title}",
-    MessageKind.DECLINED: "Our answer about the problem you told us about",
-    MessageKind.MOVED: "Your report has moved to problem #{problem_id}",
-    MessageKind.STAFF_COPY: "{reporter} was told: {what}",
-    MessageKind.OWNER_FLAG: "Still happening: {title}",
-    MessageKind.WRITE_BACK: "{title}",
-    MessageKind.WORK_DONE: "The work is done: record the change for #{problem_id}",
+    MessageKind.OWNED: _l("%(owner)s now owns the problem you told us about"),
+    MessageKind.CHANGED: _l("We changed this: %(title)s"),
+    MessageKind.DECLINED: _l("Our answer about the problem you told us about"),
+    MessageKind.MOVED: _l("Your report has moved to problem #%(problem_id)s"),
+    MessageKind.STAFF_COPY: _l("%(reporter)s was told: %(what)s"),
+    MessageKind.OWNER_FLAG: _l("Still happening: %(title)s"),
+    MessageKind.WRITE_BACK: "%(title)s",
+    MessageKind.WORK_DONE: _l("The work is done: record the change for #%(problem_id)s"),
+}
+# What a staff copy says the customer was told (in the subject and the body).
+STAFF_COPY_WHAT = {
+    MessageKind.OWNED: _l("who owns it"),
+    MessageKind.CHANGED: _l("what changed"),
+    MessageKind.DECLINED: _l("our answer"),
+    MessageKind.MOVED: _l("where it moved"),
 }
 
 
@@ -65,17 +77,27 @@ def render_message(
     kind: MessageKind, problem: Problem, *, reporter: Reporter | None = None,
     reports: list[Report] = (), note: str | None = None, **extra,
 ) -> Rendered:
-    """Render one message from templates/mail/<kind>.txt and .html."""
+    """Render one message from templates/mail/<kind>.txt and .html.
+
+    A message to a reporter is written in the language they filed in (``Reporter.locale``);
+    messages to staff and leaders in the organisation's default language. Subject and
+    body alike; the person's own words are quoted as they wrote them.
+    """
+    with language(reporter.locale if reporter is not None else None):
+        return _render_message(kind, problem, reporter=reporter, reports=reports, note=note, **extra)
+
+
+def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rendered:
     context = dict(
         kind=kind, problem=problem, reporter=reporter, reports=list(reports), note=note,
-        org_name=current_app.config["CARELOOP_ORG_NAME"],
+        org_name=branded_org_name(),
         base_url=current_app.config["CARELOOP_BASE_URL"],
         owner=problem.owner, quote_chars=QUOTE_CHARS, **extra,
     )
     if reporter is not None:
         context.update(_links(reporter))
-    subject = SUBJECTS[kind].format(
-        owner=problem.owner.name if problem.owner else "Someone",
+    subject = str(SUBJECTS[kind]) % dict(
+        owner=problem.owner.name if problem.owner else _("Someone"),
         title=problem.public_title or problem.title,
         problem_id=problem.id,
         reporter=extra.get("customer_name", ""),
@@ -120,8 +142,7 @@ def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report
         if not staff.active:
             continue
         filed = [r for r in reports if r.filed_by_id == staff.id]
-        what = {MessageKind.OWNED: "who owns it", MessageKind.CHANGED: "what changed",
-                MessageKind.DECLINED: "our answer", MessageKind.MOVED: "where it moved"}.get(kind, str(kind))
+        what = STAFF_COPY_WHAT.get(kind, str(kind))
         rendered = render_message(
             MessageKind.STAFF_COPY, problem, reports=filed, staff=staff, customer=reporter,
             customer_name=reporter.name_or_anonymous, what=what, notice_kind=kind,
@@ -205,7 +226,7 @@ def notice_states(problem: Problem) -> list[PersonNotice]:
 def mark_unreachable(problem: Problem, reporter: Reporter, actor: User, reason: str) -> Message:
     """Record that a person cannot be told, and why; it counts as done for closing out."""
     require_owner_or_admin(problem, actor)
-    reason = clean_text(reason, field="reason", label="The reason", limit=500, required=True)
+    reason = clean_text(reason, field="reason", label=_("The reason"), limit=500, required=True)
     event = record(MARKED_UNREACHABLE, actor, problem=problem, reporter_id=reporter.id, reason=reason)
     message = Message(
         kind=MessageKind.CHANGED if problem.status == "changed" else MessageKind.DECLINED,
@@ -239,9 +260,9 @@ def still_happening(reporter: Reporter, report: Report, words: str | None) -> Re
     from .reports import file_report
 
     if report.reporter_id != reporter.id:
-        raise PermissionDenied("That is not your report.")
+        raise PermissionDenied(_("That is not your report."))
     problem = report.problem
-    text = (words or "").strip() or "This is still happening."
+    text = (words or "").strip() or _("This is still happening.")
     new = file_report(text=text, reporter=reporter, channel=Channel.WEB, problem=problem)
     event = record(STILL_HAPPENING, None, problem=problem, report=new, status=problem.status)
     db.session.flush()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import gettext as _
+
 from ..extensions import db
 from ..models import (
     CHANGE_RECORDED,
@@ -56,28 +58,34 @@ def change_description_problems(what: str | None, since: date | None) -> dict[st
         s for s in _SENTENCE.split(text) if s.strip() and not _NOT_A_CHANGE.search(s)
     )
     if len(concrete) < MIN_CHANGE_CHARS or len(concrete.split()) < MIN_CHANGE_WORDS:
+        numbers = dict(words=MIN_CHANGE_WORDS, chars=MIN_CHANGE_CHARS)
         if text and not concrete:
-            lead = "This only apologises or promises. "
+            problems["what"] = _(
+                "This only apologises or promises. Say concretely what is different now (at least "
+                "%(words)s words and %(chars)s characters beyond any apology or promise), for example "
+                "“Refunds now go back to the original card within 3 working days.”", **numbers)
         elif text:
-            lead = "This is too short to tell people what is different. "
+            problems["what"] = _(
+                "This is too short to tell people what is different. Say concretely what is different "
+                "now (at least %(words)s words and %(chars)s characters beyond any apology or promise), "
+                "for example “Refunds now go back to the original card within 3 working days.”", **numbers)
         else:
-            lead = ""
-        problems["what"] = lead + (
-            f"Say concretely what is different now (at least {MIN_CHANGE_WORDS} words and "
-            f"{MIN_CHANGE_CHARS} characters beyond any apology or promise), for example "
-            "“Refunds now go back to the original card within 3 working days.”"
-        )
+            problems["what"] = _(
+                "Say concretely what is different now (at least %(words)s words and %(chars)s characters "
+                "beyond any apology or promise), for example "
+                "“Refunds now go back to the original card within 3 working days.”", **numbers)
     if since is None:
-        problems["since"] = "Give the date from which it is different."
+        problems["since"] = _("Give the date from which it is different.")
     elif since > utcnow().date():
-        problems["since"] = "A change must already be in place: that date is in the future."
+        problems["since"] = _("A change must already be in place: that date is in the future.")
     return problems
 
 
 def _set_status(problem: Problem, actor: User, status: Status) -> None:
     if not problem.can_transition_to(status):
         raise ServiceError(
-            f"A problem that is “{problem.status_enum.label}” cannot become “{status.label}”."
+            _("A problem that is “%(current)s” cannot become “%(next)s”.",
+              current=problem.status_enum.label, next=status.label)
         )
     before = problem.status
     problem.status = status
@@ -96,13 +104,13 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
     taken over by any leader, also with a reason."""
     require_leader(actor)
     if not (new_owner.is_leader and new_owner.is_active):
-        raise ServiceError("The owner must be an active leader or admin.", field="owner")
+        raise ServiceError(_("The owner must be an active leader or admin."), field="owner")
     previous = problem.owner
     if previous is not None and previous.id == new_owner.id:
-        raise ServiceError(f"{new_owner.name} already owns this problem.", field="owner")
+        raise ServiceError(_("%(name)s already owns this problem.", name=new_owner.name), field="owner")
     if previous is None:
         if new_owner.id != actor.id and not actor.is_admin:
-            raise PermissionDenied("Only an admin can give an unowned problem to someone else.")
+            raise PermissionDenied(_("Only an admin can give an unowned problem to someone else."))
         first_owner = not db.session.scalar(
             db.select(db.exists().where(Event.problem_id == problem.id, Event.verb == TOOK_OWNERSHIP))
         )
@@ -116,7 +124,7 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
         # A deactivated owner cannot hand over; any leader may take the problem on.
         if previous.is_active or new_owner.id != actor.id:
             require_owner_or_admin(problem, actor)
-        reason = clean_text(reason, field="reason", label="The reason for the handover", limit=2000, required=True)
+        reason = clean_text(reason, field="reason", label=_("The reason for the handover"), limit=2000, required=True)
         problem.owner = new_owner
         record(
             HANDED_OVER,
@@ -142,15 +150,16 @@ def record_change(
     """Mark the problem changed, with a concrete description of the system change."""
     require_owner_or_admin(problem, actor)
     if not problem.can_transition_to(Status.CHANGED):
-        raise ServiceError(f"A problem that is “{problem.status_enum.label}” cannot be marked changed.")
+        raise ServiceError(_("A problem that is “%(current)s” cannot be marked changed.",
+                             current=problem.status_enum.label))
     missing = change_description_problems(what, since)
     if missing:
         field, message = next(iter(missing.items()))
         raise ServiceError(message, field=field)
-    what = clean_text(what, field="what", label="What changed", limit=LONG_TEXT, required=True)
-    evidence_url = clean_text(evidence_url, field="evidence_url", label="Evidence link", limit=500)
+    what = clean_text(what, field="what", label=_("What changed"), limit=LONG_TEXT, required=True)
+    evidence_url = clean_text(evidence_url, field="evidence_url", label=_("Evidence link"), limit=500)
     if evidence_url and not re.match(r"https?://", evidence_url):
-        raise ServiceError("The evidence link must start with http:// or https://.", field="evidence_url")
+        raise ServiceError(_("The evidence link must start with http:// or https://."), field="evidence_url")
     problem.change_what = what
     problem.change_since = since
     problem.change_evidence_url = evidence_url
@@ -169,17 +178,18 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
     if problem.owner_id is not None:
         require_owner_or_admin(problem, actor)
     if not problem.can_transition_to(Status.DECLINED):
-        raise ServiceError(f"A problem that is “{problem.status_enum.label}” cannot be declined.")
-    reason = clean_text(reason, field="reason", label="The reason", limit=LONG_TEXT, required=True)
+        raise ServiceError(_("A problem that is “%(current)s” cannot be declined.",
+                             current=problem.status_enum.label))
+    reason = clean_text(reason, field="reason", label=_("The reason"), limit=LONG_TEXT, required=True)
     if len(reason) < MIN_DECLINE_CHARS:
         raise ServiceError(
-            "Explain the decision to the people who reported this in a sentence or two "
-            f"(at least {MIN_DECLINE_CHARS} characters).",
+            _("Explain the decision to the people who reported this in a sentence or two "
+              "(at least %(chars)s characters).", chars=MIN_DECLINE_CHARS),
             field="reason",
         )
     if problem.owner is None:
         assign_owner(problem, actor, actor)
-    note = clean_text(note, field="note", label="The personal note", limit=2000)
+    note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     problem.decline_reason = reason
     _set_status(problem, actor, Status.DECLINED)
     event = record(DECLINED, actor, problem=problem, reason=reason, note=note)
@@ -206,12 +216,12 @@ def publish(
     """Show a changed problem on the public "We changed this" page."""
     require_owner_or_admin(problem, actor)
     if problem.status != Status.CHANGED:
-        raise ServiceError("Only a problem whose change is recorded can be published.")
-    title = clean_text(public_title, field="public_title", label="Public title", limit=200, required=True)
+        raise ServiceError(_("Only a problem whose change is recorded can be published."))
+    title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, required=True)
     summary = clean_text(
-        public_summary, field="public_summary", label="Public summary", limit=LONG_TEXT, required=True
+        public_summary, field="public_summary", label=_("Public summary"), limit=LONG_TEXT, required=True
     )
-    note = clean_text(note, field="note", label="The personal note", limit=2000)
+    note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     before = {"public_title": problem.public_title, "public_summary": problem.public_summary,
               "published_at": problem.published_at}
     first_publication = problem.published_at is None
@@ -241,7 +251,7 @@ def _people_told_of_this_change(problem: Problem) -> bool:
 def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
     require_owner_or_admin(problem, actor)
     if problem.published_at is None:
-        raise ServiceError("This problem is not published.")
+        raise ServiceError(_("This problem is not published."))
     before = problem.published_at
     problem.published_at = None
     record(UNPUBLISHED, actor, problem=problem, before={"published_at": before},
@@ -260,12 +270,12 @@ def edit_problem(
     require_leader(actor)
     if problem.owner_id is not None:
         require_owner_or_admin(problem, actor)
-    title = clean_text(title, field="title", label="Title", limit=200, required=True)
-    area = clean_text(area, field="area", label="Area", limit=120)
+    title = clean_text(title, field="title", label=_("Title"), limit=200, required=True)
+    area = clean_text(area, field="area", label=_("Area"), limit=120)
     if public_title is _KEEP:
         public_title = problem.public_title
     else:  # a title approved for customers' eyes (suggestions while filing, the public page)
-        public_title = clean_text(public_title, field="public_title", label="Public title", limit=200)
+        public_title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200)
     before = {"title": problem.title, "area": problem.area, "due_on": problem.due_on,
               "public_title": problem.public_title}
     after = {"title": title, "area": area, "due_on": due_on, "public_title": public_title}
@@ -281,7 +291,7 @@ def edit_problem(
 
 def add_comment(problem: Problem, actor: User, text: str) -> Comment:
     require_leader(actor)
-    text = clean_text(text, field="text", label="The note", limit=LONG_TEXT, required=True)
+    text = clean_text(text, field="text", label=_("The note"), limit=LONG_TEXT, required=True)
     comment = Comment(problem=problem, author=actor, text=text)
     db.session.add(comment)
     record(COMMENTED, actor, problem=problem)

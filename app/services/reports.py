@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
+from ..i18n import filing_language
 from ..models import (
     PROBLEM_CREATED,
     REPORT_FILED,
@@ -25,24 +29,57 @@ from .audit import record
 from .notify import after_commit, report_info
 
 TITLE_LENGTH = 80
-REGROUP = "Only leaders can regroup reports."
+REGROUP = _l("Only leaders can regroup reports.")
+
+
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# The C0 controls' standard abbreviations, so a message can name the one it found ("U+0000 NUL").
+_C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB "
+             "CAN EM SUB ESC FS GS RS US").split() + ["DEL"]
+
+
+def refuse_unstorable(text: str, *, field: str, label: str) -> None:
+    """Refuse text that PostgreSQL cannot store (NUL, lone surrogates) or that no person
+    types (C0/C1 control characters other than tab, LF and CR), the same on every database."""
+    found = _UNSTORABLE.search(text)
+    if found:
+        raise ServiceError(
+            _("%(label)s contains a character we cannot store (%(code)s, an invisible control character "
+              "or part of a broken one). Please remove it; nothing has been saved yet.",
+              label=label, code=_describe(found.group())),
+            field=field,
+        )
+
+
+def _describe(char: str) -> str:
+    code = ord(char)
+    name = _C0_NAMES[code] if code < 32 else "DEL" if code == 127 else None
+    return f"U+{code:04X} {name}" if name else f"U+{code:04X}"
 
 
 def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False) -> str | None:
-    """Strip a person's text and check its length; refuse rather than cut."""
-    text = (value or "").strip()
+    """Strip a person's text and check its length; refuse rather than cut.
+
+    Line breaks are normalised (CRLF and CR become LF); control characters other than tab
+    and line breaks, and lone surrogates, are refused with a message (see ``refuse_unstorable``).
+    """
+    refuse_unstorable(value or "", field=field, label=label)
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         if required:
-            raise ServiceError(f"{label} is required.", field=field)
+            raise ServiceError(_("%(label)s is required.", label=label), field=field)
         return None
     if len(text) > limit:
+        from ..templating import format_number
+
         raise ServiceError(
-            f"{label} is {len(text):,} characters long; the limit is {limit:,}. "
-            "Please shorten it; nothing has been saved yet.",
+            _("%(label)s is %(length)s characters long; the limit is %(limit)s. "
+              "Please shorten it; nothing has been saved yet.",
+              label=label, length=format_number(len(text)), limit=format_number(limit)),
             field=field,
         )
     if "\x00" in text:
-        raise ServiceError(f"{label} contains a character we cannot store (NUL).", field=field)
+        raise ServiceError(_("%(label)s contains a character we cannot store (NUL).", label=label), field=field)
     return text
 
 
@@ -55,14 +92,15 @@ def new_reporter(
 ) -> Reporter:
     """A new person. Public filings never reuse a reporter by email, so nobody can
     read another person's reports by typing their address."""
-    email = clean_text(email, field="email", label="Email", limit=254)
+    email = clean_text(email, field="email", label=_("Email"), limit=254)
     if contact_ok and not email:
-        raise ServiceError("Give an email address so we can tell you what changed.", field="email")
+        raise ServiceError(_("Give an email address so we can tell you what changed."), field="email")
     reporter = Reporter(
-        display_name=clean_text(name, field="name", label="Name", limit=120),
+        display_name=clean_text(name, field="name", label=_("Name"), limit=120),
         email=email.lower() if email else None,
         contact_ok=bool(contact_ok and email),
         kind=ReporterKind(kind),
+        locale=filing_language(),
     )
     db.session.add(reporter)
     return reporter
@@ -78,6 +116,7 @@ def reporter_for_user(user: User) -> Reporter:
             kind=ReporterKind.STAFF,
             contact_ok=True,
             user=user,
+            locale=filing_language(),
         )
         db.session.add(reporter)
     return reporter
@@ -105,6 +144,7 @@ def file_report(
     problem: Problem | None = None,
     extra: dict | None = None,
     grouping: str | None = None,
+    hold: bool = False,
 ) -> Report:
     """Store one person's report and put it in a problem.
 
@@ -116,13 +156,22 @@ def file_report(
     from .grouping import Placement, after_filing, place
 
     limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
-    text = clean_text(text, field="text", label="What isn't working", limit=limit, required=True)
-    location = clean_text(location, field="location", label="Where it happened", limit=200)
-    impact = clean_text(impact, field="impact", label="How it affected you", limit=limit)
+    text = clean_text(text, field="text", label=_("What isn't working"), limit=limit, required=True)
+    location = clean_text(location, field="location", label=_("Where it happened"), limit=200)
+    impact = clean_text(impact, field="impact", label=_("How it affected you"), limit=limit)
     if occurred_on and occurred_on > utcnow().date():
-        raise ServiceError("That date is in the future.", field="occurred_on")
+        raise ServiceError(_("That date is in the future."), field="occurred_on")
     if (source is None) != (external_id is None):
-        raise ServiceError("An imported report needs both a source and an external id.")
+        raise ServiceError(_("An imported report needs both a source and an external id."))
+    # Messages to the reporter go out in the language of their latest report.
+    reporter.locale = filing_language()
+    if hold:  # moderation (CARELOOP_MODERATE_PUBLIC): stored, but placed only when a leader approves it
+        from .moderation import hold_report
+
+        held = hold_report(text=text, reporter=reporter, channel=channel, location=location,
+                           occurred_on=occurred_on, impact=impact)
+        held.locale = reporter.locale
+        return held
 
     if problem is not None and problem.merged_into_id is not None:
         problem = problem.merged_into
@@ -134,6 +183,7 @@ def file_report(
         record(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
 
     report = Report(
+        locale=reporter.locale,
         text=text,
         location=location,
         occurred_on=occurred_on,
@@ -175,11 +225,11 @@ def move_report(
     require_leader(actor, REGROUP)
     source = report.problem
     if owner_check and source.owner_id is not None:
-        require_owner_or_admin(source, actor, "Only the problem's owner or an admin can move its reports.")
+        require_owner_or_admin(source, actor, _("Only the problem's owner or an admin can move its reports."))
     if target is not None and target.merged_into_id is not None:
         target = target.merged_into
     if target is not None and target.id == source.id:
-        raise ServiceError("The report is already in that problem.", field="target")
+        raise ServiceError(_("The report is already in that problem."), field="target")
     told_where = target is not None  # a split starts a new problem: nothing to tell yet
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)

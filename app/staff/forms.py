@@ -1,24 +1,26 @@
+from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.validators import Email, InputRequired, Optional, ValidationError
+from flask_babel import gettext as _
 
 from ..forms import ReportFieldsForm
 
 
 class StaffReportForm(ReportFieldsForm):
     on_behalf = RadioField(
-        "Who experienced this?",
-        choices=[SelectChoice("customer", "A customer (I am filing on their behalf)"), SelectChoice("self", "Me")],
+        _l("Who experienced this?"),
+        choices=[SelectChoice("customer", _l("A customer (I am filing on their behalf)")), SelectChoice("self", _l("Me"))],
         default="customer",
         validators=[InputRequired()],
     )
     # No Optional(): it would stop the chain before validate_customer_name runs.
-    customer_name = StringField("Customer's name")
+    customer_name = StringField(_l("Customer's name"))
     customer_email = EmailField(
-        "Customer's email", validators=[Optional(), Email("That does not look like an email address.")]
+        _l("Customer's email"), validators=[Optional(), Email(_l("That does not look like an email address."))]
     )
-    customer_contact_ok = BooleanField("The customer agreed that we may email them about what changes")
+    customer_contact_ok = BooleanField(_l("The customer agreed that we may email them about what changes"))
 
     def validate_customer_name(self, field):
         if self.on_behalf.data == "customer" and not (field.data or "").strip():
-            raise ValidationError("Give the customer's name, so their report stays theirs.")
+            raise ValidationError(_("Give the customer's name, so their report stays theirs."))

@@ -1,4 +1,5 @@
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..models import Channel, ReporterKind
@@ -41,7 +42,7 @@ def file_report():
             )
 
         if not offered and not form.problem_choice.errors and run_service(form, file, fields={"email": "customer_email", "name": "customer_name"}):
-            flash("Report filed. You can follow it under “My reports”.", "success")
+            flash(_("Report filed. You can follow it under “My reports”."), "success")
             return redirect(url_for("staff.my_reports"))
     status = 422 if form.errors or form.problem_choice.errors else 200
     return render_template("staff/file_report.html", form=form, offered=offered), status

@@ -15,7 +15,9 @@
     seen.value = "1";
     var heading = document.createElement("p");
     heading.className = "suggestions-heading";
-    heading.textContent = "Is it one of these? Choose one if it is happening to you too; your words are still saved.";
+    // The words come translated from the page (data-heading, data-me-too on #suggestions).
+    heading.textContent = box.dataset.heading ||
+      "Is it one of these? Choose one if it is happening to you too; your words are still saved.";
     box.appendChild(heading);
     var list = document.createElement("ul");
     items.forEach(function (item) {
@@ -24,7 +26,7 @@
       button.type = "button";
       button.className = "suggestion";
       button.setAttribute("aria-pressed", String(choice.value === String(item.id)));
-      button.textContent = "This is happening to me too: " + item.title;
+      button.textContent = (box.dataset.meToo || "This is happening to me too: %(title)s").replace("%(title)s", function () { return item.title; });
       button.addEventListener("click", function () {
         var on = button.getAttribute("aria-pressed") !== "true";
         list.querySelectorAll("button.suggestion").forEach(function (b) { b.setAttribute("aria-pressed", "false"); });

@@ -26,7 +26,11 @@ MATRIX = {
     "public.report_still_happening": ANYONE,
     "public.unsubscribe_page": ANYONE,
     "public.suggest": ANYONE,
+    "public.set_language": ANYONE,  # the language switcher in the header
     "auth.login": ANYONE,
+    # Single sign-on: the provider's signed answer decides who signs in (404 when not set up).
+    "auth.sso_login": ANYONE,
+    "auth.sso_callback": ANYONE,
     "auth.logout": STAFF,
     "staff.file_report": STAFF,
     "staff.my_reports": STAFF,
@@ -57,16 +61,44 @@ MATRIX = {
     "leaders.split": LEADER,
     "leaders.undo_grouping": LEADER,
     "leaders.answer_review": LEADER,
+    # Public reports held for moderation.
+    "leaders.held": LEADER,
+    "leaders.approve_held": LEADER,
+    "leaders.reject_held": LEADER,
     "admin.users": ADMIN,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
+    "admin.unlock_user": ADMIN,
     "admin.sources": ADMIN,
     "admin.run_source": ADMIN,
     "admin.outbox": ADMIN,
     "admin.outbox_message": ADMIN,
     "admin.outbox_message_html": ADMIN,
+    "admin.webhooks": ADMIN,
+    "admin.webhook_create": ADMIN,
+    "admin.webhook": ADMIN,
+    "admin.webhook_update": ADMIN,
+    "admin.webhook_pause": ADMIN,
+    "admin.webhook_resume": ADMIN,
+    "admin.webhook_rotate": ADMIN,
+    "admin.webhook_delete": ADMIN,
+    "admin.webhook_test": ADMIN,
+    "admin.webhook_redeliver": ADMIN,
+    # Branding: the admin page; the theme stylesheet and logo are public (every page uses them).
+    "branding.edit": ADMIN,
+    "branding.theme": ANYONE,
+    "branding.logo": ANYONE,
     # Webhooks answer to the source's signature or shared secret, not to accounts.
     "hooks.receive": ANYONE,
+    # Load balancers' check: says only "ok", touches no data.
+    "health.healthz": ANYONE,
+    # API tokens for integrations.
+    "admin.api_tokens_page": ADMIN,
+    "admin.api_token_create": ADMIN,
+    "admin.api_token_revoke": ADMIN,
+    # The JSON API answers to bearer tokens, never to the session: see API_MATRIX below.
+    **{endpoint: ANYONE for endpoint in ("api.problems", "api.problem", "api.problem_events", "api.reports",
+                                          "api.report", "api.create_report", "api.openapi")},
 }
 
 RANK = {ANYONE: 0, STAFF: 1, LEADER: 2, ADMIN: 3}
@@ -101,6 +133,9 @@ def world(make_user, make_report):
         "answer": "confirm",
         "source": "zendesk",
         "figure": "owners",
+        "token_id": 1,
+        "endpoint_id": 1,  # outgoing webhooks
+        "delivery_id": 1,
     }
 
 
@@ -175,3 +210,54 @@ def test_reporter_tokens_are_long_random_and_distinct(make_report):
     tokens = {make_report(text=f"Report number {i} about the broken lift.").reporter.token for i in range(20)}
     assert len(tokens) == 20
     assert all(len(t) >= 43 for t in tokens)
+
+
+# ---- the JSON API: what each kind of caller gets, per route and method -------------------
+# Callers: no token, a read token, a read_write token, a revoked token. The world's problem
+# is not published, so callers without a token cannot see it. Every /api/ route of the URL
+# map must be here (test_every_api_route_is_in_the_api_matrix), so none can escape.
+API_CALLERS = ("anonymous", "read", "read_write", "revoked")
+API_MATRIX = {
+    ("api.problems", "GET"): (200, 200, 200, 401),
+    ("api.problem", "GET"): (404, 200, 200, 401),
+    ("api.problem_events", "GET"): (401, 200, 200, 401),
+    ("api.reports", "GET"): (401, 200, 200, 401),
+    ("api.report", "GET"): (401, 200, 200, 401),
+    ("api.create_report", "POST"): (201, 403, 201, 401),  # anonymous: like the public form
+    ("api.openapi", "GET"): (200, 200, 200, 401),
+}
+
+
+def _api_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") or rule.rule.startswith("/api/"):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def test_every_api_route_is_in_the_api_matrix(app):
+    assert {(rule.endpoint, method) for rule, method in _api_routes(app)} == set(API_MATRIX), (
+        "Decide what each API caller gets from the new route and add it to API_MATRIX")
+
+
+@pytest.mark.parametrize("caller", API_CALLERS)
+def test_api_routes_answer_each_caller_by_its_token(app, client, auth, make_user, world, caller):
+    from app.models import ApiScope
+    from app.services.api_tokens import create_token, revoke_token
+
+    headers = {}
+    if caller != "anonymous":
+        new = create_token(name=caller, scope=ApiScope.READ if caller == "read" else ApiScope.READ_WRITE, actor=None)
+        if caller == "revoked":
+            revoke_token(new.token.id, actor=None)
+        db.session.commit()
+        headers = {"Authorization": f"Bearer {new.secret}"}
+    auth.login(make_user(Role.ADMIN))  # a signed-in admin's session must change nothing on the API
+    expected_index = API_CALLERS.index(caller)
+    for rule, method in _api_routes(app):
+        url = _url(rule, world)
+        body = {"text": f"An API filing by {caller} about the broken lift.", "name": "Pat"} if method == "POST" else None
+        response = client.open(url, method=method, json=body, headers=headers)
+        expected = API_MATRIX[(rule.endpoint, method)][expected_index]
+        assert response.status_code == expected, (caller, rule.endpoint, method, response.status_code)
+        assert response.is_json, (caller, rule.endpoint, method)

@@ -182,7 +182,7 @@ class TestAdminUsers:
         response = client.post(f"/admin/users/{leader.id}", data={"role": "staff", "active": "y"})
         assert response.status_code == 422
         text = page(response)
-        assert "Dana Okafor owns 1 open problem(s); hand them over first." in row_of(text, leader)
+        assert "Dana Okafor owns 1 open problem; hand it over first." in row_of(text, leader)
         assert fresh(leader).role == Role.LEADER
         # once the problem is changed it is no longer open, and the demotion goes through
         services.record_change(problem, leader, what=CHANGE, since=YESTERDAY)

@@ -1095,7 +1095,7 @@ class TestAudit:
         history = text[text.index('id="history-h"'):]
         for line in [
             "Problem created",
-            f"Report #{problem.reports[0].id} filed (via web)",
+            f"Report #{problem.reports[0].id} filed (via Web page)",  # the channel's label, translated
             "Dana Okafor took ownership",
             "Dana Okafor handed it over from Dana Okafor to Sam Reyes: “Sam knows billing.”",
             "Sam Reyes recorded the change",
