@@ -46,7 +46,6 @@ from ..models import (
     STILL_HAPPENING,
     TOOK_OWNERSHIP,
     UNPUBLISHED,
-    Channel,
     Event,
     Message,
     MessageStatus,
@@ -135,7 +134,7 @@ def last_months(now: datetime, count: int = MONTHS_SHOWN) -> list[str]:
     """The last ``count`` calendar months as 'YYYY-MM', oldest first, this month last."""
     year, month = now.year, now.month
     months = []
-    for _ in range(count):
+    for _step in range(count):
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return months[::-1]
@@ -693,7 +692,7 @@ def channels_of(problem_ids) -> dict[int, list[tuple[str, int]]]:
     if isinstance(problem_ids, list) and not problem_ids:
         return {}
     found: dict[int, list[tuple[str, int]]] = {}
-    for problem_id, channel, n, _ in db.session.execute(
+    for problem_id, channel, n, _first in db.session.execute(
         select(Report.problem_id, Report.channel, func.count(Report.id), func.min(Report.created_at).label("first"))
         .where(Report.problem_id.in_(problem_ids))
         .group_by(Report.problem_id, Report.channel)

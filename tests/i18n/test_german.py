@@ -4,14 +4,11 @@ hears back in German, quoting their own words as they wrote them."""
 
 from __future__ import annotations
 
-import html as htmllib
 import re
 from contextlib import contextmanager
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 from flask import current_app
 from flask_babel import force_locale, refresh
 
@@ -19,43 +16,17 @@ from app import services
 from app.extensions import db
 from app.models import Message, MessageKind, Report, Role, clock_at
 from app.templating import format_date, format_datetime, format_duration, format_number
+from tests.i18n import english_left, visible_text
 
-ROOT = Path(__file__).resolve().parents[2]
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
 CHANGE = "Erstattungen gehen jetzt innerhalb von 3 Werktagen auf die ursprüngliche Karte zurück."
 WORDS = "Meine Erstattung für den Wasserkocher dauert schon <fünf Wochen> & mehr."
-
-# English fragments whose German is the same word for word (none so far).
-SAME_IN_GERMAN: set[str] = set()
-
-
-def _english_fragments() -> set[str]:
-    """Runs of 4+ words from every English msgid, split at placeholders and tags."""
-    with (ROOT / "app" / "translations" / "messages.pot").open("rb") as f:
-        catalog = read_po(f)
-    fragments = set()
-    for message in catalog:
-        for msgid in (message.id if isinstance(message.id, tuple) else [message.id]):
-            for part in re.split(r"%\(\w+\)[sd]|<[^>]+>|%%", msgid or ""):
-                part = part.strip(" .,:;()“”\"'–—→←·")
-                if len(part.split()) >= 4 and part not in SAME_IN_GERMAN:
-                    fragments.add(part)
-    return fragments
-
-
-ENGLISH = _english_fragments()
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    text = htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
-    return re.sub(r"\s+", " ", text)
 
 
 def assert_german(text: str, *phrases: str) -> None:
     for phrase in phrases:
         assert phrase in text, f"{phrase!r} missing"
-    leftovers = sorted(f for f in ENGLISH if f in text)
+    leftovers = english_left(text)
     assert not leftovers, f"English left in the German text: {leftovers}"
 
 

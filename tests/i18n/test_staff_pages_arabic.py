@@ -5,50 +5,22 @@ words stay as they wrote them; the CSV files stay in English for spreadsheets an
 from __future__ import annotations
 
 import csv
-import html as htmllib
 import io
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 from app import services
 from app.extensions import db
 from app.models import Channel, Message, ReporterKind, Role, utcnow
 from tests.conftest import PASSWORD
+from tests.i18n import english_left, visible_text
 
-ROOT = Path(__file__).resolve().parents[2]
 ARABIC_LETTERS = re.compile(r"[\u0600-\u06FF]")
-# Names, product names and codes that read the same in Arabic; none are sentences.
-SAME_IN_ARABIC: set[str] = set()
 
 WORDS = "The card reader at the front desk rejects contactless payments every morning."
 CHANGE = "Refunds now go back to the original card within 3 working days, by a new nightly job."
-
-
-def _english_fragments() -> set[str]:
-    """Runs of 4+ words from every English msgid, split at placeholders and tags."""
-    with (ROOT / "app" / "translations" / "messages.pot").open("rb") as f:
-        catalog = read_po(f)
-    fragments = set()
-    for message in catalog:
-        for msgid in (message.id if isinstance(message.id, tuple) else [message.id]):
-            for part in re.split(r"%\(\w+\)[sd]|<[^>]+>|%%", msgid or ""):
-                part = part.strip(" .,:;()“”\"'–—→←·×")
-                if len(part.split()) >= 4 and part not in SAME_IN_ARABIC:
-                    fragments.add(part)
-    return fragments
-
-
-ENGLISH = _english_fragments()
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    text = htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
-    return re.sub(r"\s+", " ", text)
 
 
 def assert_arabic(page: str, *phrases: str) -> None:
@@ -56,7 +28,7 @@ def assert_arabic(page: str, *phrases: str) -> None:
     text = visible_text(page)
     for phrase in phrases:
         assert phrase in text, f"{phrase!r} missing"
-    leftovers = sorted(f for f in ENGLISH if f in text)
+    leftovers = english_left(text)
     assert not leftovers, f"English left in the Arabic page: {leftovers}"
 
 
