@@ -89,8 +89,12 @@ def database_unavailable(error):
     # Render as a visitor: loading the signed-in account would need the database too.
     g._login_user = current_app.login_manager.anonymous_user()
     title = _("We can't reach our records right now")
-    message = _("Please try again in a minute. If you were sending a report, it may not have been "
-                "saved: go back, and your words should still be in the form.")
+    if request.endpoint == "public.thanks":  # only a stored report is sent on to its thank-you page
+        message = _("Your report was saved. We could not show the page with your private link just now: "
+                    "reload this page in a minute.")
+    else:
+        message = _("Please try again in a minute. If you were sending a report, it may not have been "
+                    "saved: go back, and your words should still be in the form.")
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         # The API's error shape (app/api/errors.py), also for other JSON callers such as /suggest.
         response = jsonify(error={"status": 503, "code": "database_unavailable",

@@ -63,6 +63,11 @@ def test_an_unreachable_database_gets_a_503_page_and_json_for_the_api():
     assert_503_page(client.get("/"))
     assert_503_page(client.get("/changes"))
     assert_503_page(file(client, "The lift is broken again."))
+    # Only a stored report is sent on to its thank-you page: that 503 must not say "resend".
+    thanks = client.get("/r/some-token/thanks")
+    assert thanks.status_code == 503
+    assert "Your report was saved." in thanks.get_data(as_text=True)
+    assert "may not have been" not in thanks.get_data(as_text=True)
 
     api = client.get("/api/probe")
     assert api.status_code == 503 and api.is_json
