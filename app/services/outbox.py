@@ -25,9 +25,9 @@ from flask import current_app
 from ..extensions import db
 from ..models import Message, MessageKind, MessageStatus, utcnow
 from ..plugin_api import SourceError
+from . import claims
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=6)
 
@@ -52,43 +52,11 @@ def backoff(attempts: int) -> timedelta:
     return delay * random.uniform(0.8, 1.2)
 
 
-def release_stale_claims() -> int:
-    now = utcnow()
-    return db.session.execute(
-        db.update(Message)
-        .where(Message.status == MessageStatus.SENDING, Message.claimed_until < now)
-        .values(status=MessageStatus.PENDING, claimed_by=None, claimed_until=None)
-    ).rowcount
-
-
 def claim_due(limit: int, worker: str, kinds: list[str] | None = None) -> list[Message]:
     """Claim up to ``limit`` due messages (of ``kinds``, default all) and commit the claim."""
-    now = utcnow()
-    release_stale_claims()
-    due = (
-        db.select(Message.id)
-        .where(Message.status == MessageStatus.PENDING, Message.next_attempt_at <= now)
-        .order_by(Message.next_attempt_at, Message.id)
-        .limit(limit)
-    )
-    if kinds is not None:
-        due = due.where(Message.kind.in_(kinds))
-    if db.session.get_bind().dialect.name == "postgresql":
-        ids = db.session.scalars(due.with_for_update(skip_locked=True)).all()
-        condition = Message.id.in_(ids)
-    else:
-        condition = Message.id.in_(due.scalar_subquery())
-    db.session.execute(
-        db.update(Message)
-        .where(condition, Message.status == MessageStatus.PENDING)
-        .values(status=MessageStatus.SENDING, claimed_by=worker, claimed_until=now + LEASE)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return db.session.scalars(
-        db.select(Message).where(Message.claimed_by == worker, Message.status == MessageStatus.SENDING)
-        .order_by(Message.id)
-    ).all()
+    return claims.claim_due(Message, pending=MessageStatus.PENDING, sending=MessageStatus.SENDING,
+                            worker=worker, limit=limit,
+                            where=() if kinds is None else (Message.kind.in_(kinds),))
 
 
 def deliver_due(limit: int = 100) -> DeliveryResult:

@@ -68,8 +68,9 @@ from ..webhook_models import (
     WebhookEndpoint,
     WebhookFormat,
 )
-from . import PermissionDenied, ServiceError
-from .outbox import LEASE, backoff
+from . import PermissionDenied, ServiceError, claims
+from .claims import LEASE
+from .outbox import backoff
 
 log = logging.getLogger(__name__)
 
@@ -498,45 +499,14 @@ class SendResult:
         return f"{self.delivered} delivered, {self.retrying} to retry, {self.failed} failed"
 
 
-def release_stale_claims() -> int:
-    return db.session.execute(
-        db.update(WebhookDelivery)
-        .where(WebhookDelivery.status == DeliveryStatus.SENDING, WebhookDelivery.claimed_until < utcnow())
-        .values(status=DeliveryStatus.PENDING, claimed_by=None, claimed_until=None)
-    ).rowcount
-
-
 def claim_due(limit: int, worker: str, ids: list[int] | None = None) -> list[WebhookDelivery]:
     """Claim up to ``limit`` due deliveries of active endpoints and commit the claim."""
-    now = utcnow()
-    release_stale_claims()
-    active = db.select(WebhookEndpoint.id).where(WebhookEndpoint.active.is_(True))
-    due = (
-        db.select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now,
-               WebhookDelivery.endpoint_id.in_(active.scalar_subquery()))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
-    )
+    active = db.select(WebhookEndpoint.id).where(WebhookEndpoint.active.is_(True)).scalar_subquery()
+    where = [WebhookDelivery.endpoint_id.in_(active)]
     if ids is not None:
-        due = due.where(WebhookDelivery.id.in_(ids))
-    if db.session.get_bind().dialect.name == "postgresql":
-        chosen = db.session.scalars(due.with_for_update(skip_locked=True, of=WebhookDelivery)).all()
-        condition = WebhookDelivery.id.in_(chosen)
-    else:
-        condition = WebhookDelivery.id.in_(due.scalar_subquery())
-    db.session.execute(
-        db.update(WebhookDelivery)
-        .where(condition, WebhookDelivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=now + LEASE)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return db.session.scalars(
-        db.select(WebhookDelivery)
-        .where(WebhookDelivery.claimed_by == worker, WebhookDelivery.status == DeliveryStatus.SENDING)
-        .order_by(WebhookDelivery.id)
-    ).all()
+        where.append(WebhookDelivery.id.in_(ids))
+    return claims.claim_due(WebhookDelivery, pending=DeliveryStatus.PENDING, sending=DeliveryStatus.SENDING,
+                            worker=worker, limit=limit, where=where)
 
 
 def _still_mine(delivery: WebhookDelivery, worker: str) -> bool:
