@@ -1,0 +1,21 @@
+"""journeys (reserved slot; filled by the work that needs it)
+
+Revision ID: 0018
+Revises: 0017
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+revision = '0018'
+down_revision = '0017'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
