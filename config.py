@@ -110,7 +110,7 @@ class Config:
     # Suggestions while filing: requests per minute per person (kept in the database).
     CARELOOP_SUGGEST_PER_MINUTE = int(os.environ.get("CARELOOP_SUGGEST_PER_MINUTE", "60"))
 
-    # Limits and abuse defences (app/services/ratelimit.py, app/services/spam.py).
+    # Limits and abuse defences (app/security/ratelimit.py, app/security/spam.py).
     # Limits are "N/unit" or "N/<k>unit" (second, minute, hour, day), e.g. "10/hour", "5/15minutes".
     CARELOOP_RATELIMIT_ENABLED = _flag("CARELOOP_RATELIMIT_ENABLED", True)  # 0 disables every limit
     CARELOOP_RATELIMIT_FILING = os.environ.get("CARELOOP_RATELIMIT_FILING", "20/hour")  # public filing per IP

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from .extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,10 +28,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import (admin, api, auth, branding, dashboard, errors, health, hooks, i18n, labels, leaders,
-                   limits, public, staff)
-    from .plugins import init_plugins
-    from .templating import init_templating
+    from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff
+    from app.plugins.manager import init_plugins
+    from app.security import limits
+    from app.templating import init_templating
+    from app.webhooks import routes as hooks
 
     i18n.init_app(app)
     labels.init_app(app)
@@ -44,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)  # the client's address behind proxies; the 429 page
     init_templating(app)
 
-    from .cli import init_cli
+    from app.cli import init_cli
 
     init_cli(app)
     return app

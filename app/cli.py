@@ -9,12 +9,12 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
-from .extensions import db
-from .models import Role
+from app.extensions import db
+from app.models import Role
 
 
 def main() -> None:
-    from . import create_app
+    from app import create_app
 
     FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
 
@@ -29,12 +29,12 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(send_webhooks)
     app.cli.add_command(digest_command)
 
-    from .grouping.cli import grouping_eval, grouping_reindex
+    from app.grouping.cli import grouping_eval, grouping_reindex
 
     app.cli.add_command(grouping_eval)
     app.cli.add_command(grouping_reindex)
 
-    from .api.cli import api_tokens_command
+    from app.api.cli import api_tokens_command
 
     app.cli.add_command(api_tokens_command)
 
@@ -52,7 +52,7 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from .services import ServiceError, create_user
+    from app.services import ServiceError, create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -71,7 +71,7 @@ def create_user_command(name, email, role, password):
 @with_appcontext
 def demo_data():
     """Load demo accounts, reports and problems (safe to run again)."""
-    from .demo import DEMO_LOGINS, load_demo_data
+    from app.demo import DEMO_LOGINS, load_demo_data
 
     created = load_demo_data()
     db.session.commit()
@@ -90,7 +90,7 @@ def export():
 @with_appcontext
 def export_reports():
     """One JSON object per report."""
-    from .export import iter_reports
+    from app.queries.export import iter_reports
 
     for line in iter_reports():
         click.echo(json.dumps(line, ensure_ascii=False))
@@ -100,7 +100,7 @@ def export_reports():
 @with_appcontext
 def export_problems():
     """One JSON object per problem."""
-    from .export import iter_problems
+    from app.queries.export import iter_problems
 
     for line in iter_problems():
         click.echo(json.dumps(line, ensure_ascii=False))
@@ -111,10 +111,10 @@ def export_problems():
 @with_appcontext
 def import_command(source):
     """Import new and changed tickets from SOURCE (a source name, or "all")."""
-    from .plugins import ticket_sources
-    from .services import ServiceError
-    from .services.imports import get_source, import_from_source
-    from .services.links import check_linked_work
+    from app.imports.importer import get_source, import_from_source
+    from app.imports.linked_work import check_linked_work
+    from app.plugins.manager import ticket_sources
+    from app.services import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False
@@ -141,7 +141,7 @@ def plugins_command():
     """List loaded plugins, their versions and the hooks they implement."""
     from flask import current_app
 
-    from .plugins import plugin_manager
+    from app.plugins.manager import plugin_manager
 
     pm = plugin_manager()
     versions = current_app.extensions["careloop.plugin_versions"]
@@ -161,7 +161,7 @@ def send_mail(watch, interval):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
     import time
 
-    from .services.outbox import MailNotConfigured, deliver_due
+    from app.messaging.mail import MailNotConfigured, deliver_due
 
     while True:
         try:
@@ -183,7 +183,7 @@ def send_webhooks(watch, interval):
     """Deliver outgoing webhooks that are due, once (or continuously with --watch)."""
     import time
 
-    from .services.outgoing_webhooks import SendResult, deliver_due
+    from app.webhooks.outgoing import SendResult, deliver_due
 
     while True:
         result = SendResult()
@@ -206,7 +206,7 @@ def send_webhooks(watch, interval):
 @with_appcontext
 def digest_command(force):
     """Write each active leader's weekly digest to the outbox (run weekly from a scheduler)."""
-    from .services.digest import write_digests
+    from app.messaging.digest import write_digests
 
     result = write_digests(force=force)
     db.session.commit()

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from .extensions import db
+from app.extensions import db
 
 # Lazy: translated when the page is shown, in the visitor's language.
 MESSAGES = {
@@ -23,7 +23,7 @@ MESSAGES = {
 
 def render_error(code: int, detail: str | None = None):
     if request.path.startswith("/api/"):  # the API answers in JSON, also for unknown paths
-        from .api.errors import error_response
+        from app.api.errors import error_response
 
         return error_response(code)
     title, message = MESSAGES[code]

@@ -8,9 +8,9 @@ label (a plugin's own channel, say) is shown as it is.
 from __future__ import annotations
 
 from flask import Flask
-from markupsafe import Markup
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 CHANNEL_LABELS = {
     "web": _l("Web page"),
@@ -96,7 +96,7 @@ def bdi(value) -> Markup | str:
     a Latin name inside an Arabic sentence keeps its place instead of pulling the words around
     it into left-to-right order: ``{{ _('%(who)s took ownership', who=name|bdi) }}``.
     Left-to-right pages get the plain (escaped) text."""
-    from .i18n import RTL_LANGUAGES, current_language
+    from app.i18n import RTL_LANGUAGES, current_language
 
     if current_language() in RTL_LANGUAGES:
         return Markup("<bdi>%s</bdi>") % value

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .grouping.backend import SimilarityBackend
-from .hookspecs import hookimpl
+from app.grouping.backend import SimilarityBackend
+from app.plugins.hookspecs import hookimpl
 
 __all__ = [
     "AuthenticationFailed",

@@ -10,8 +10,8 @@ from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .i18n import current_language
-from .models import STATUS_LABELS, Status, utcnow
+from app.i18n import current_language
+from app.models import STATUS_LABELS, Status, utcnow
 
 # Dates and numbers follow the page's language (Flask-Babel's locale). English keeps the
 # day-month-year order and 24-hour clock Careloop always used ("22 November 2026, 14:05"),
@@ -83,7 +83,7 @@ def init_templating(app: Flask) -> None:
     @app.context_processor
     def inject_org():
         # The admin's branding (app/services/branding.py); CARELOOP_ORG_NAME until they name it.
-        from .services.branding import current_branding
+        from app.services.branding import current_branding
 
         branding = current_branding()
         return {"org_name": branding.org_name, "branding": branding}

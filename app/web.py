@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from .extensions import db
-from .services import NotFound, PermissionDenied, ServiceError
+from app.extensions import db
+from app.services import NotFound, PermissionDenied, ServiceError
 
 
 def leader_required(view: Callable) -> Callable:
@@ -81,8 +81,8 @@ def chosen_problem(form, *, staff: bool):
     are offered once, when the person has not seen them yet (without JavaScript they
     see them as a confirmation step; the script marks them seen while typing).
     """
-    from .models import Problem
-    from .services.grouping import suggestions, visible_open_problem_ids
+    from app.models import Problem
+    from app.services.grouping import suggestions, visible_open_problem_ids
 
     choice = (form.problem_choice.data or "").strip()
     if choice.isdigit():

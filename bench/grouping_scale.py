@@ -89,8 +89,8 @@ def packed(vectors: np.ndarray) -> list[bytes]:
 def fill(app, target: int, pool: np.ndarray, pool_texts: list[str], rng: random.Random, batch: int = 20_000) -> None:
     """Add generated problems, reporters, reports and vectors until there are ``target`` reports."""
     from app.extensions import db
-    from app.grouping.models import SimilarityVector
     from app.models import Problem, Report, Reporter, utcnow
+    from app.models.grouping import SimilarityVector
 
     backend_model = app.extensions["careloop.similarity_index"].backend.model
     nrng = np.random.default_rng(rng.randrange(2**32))

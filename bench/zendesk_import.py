@@ -118,9 +118,9 @@ def main() -> int:
 
     from app import create_app
     from app.extensions import db
+    from app.imports.importer import import_from_source
     from app.models import Report
-    from app.plugins import source_settings, ticket_sources
-    from app.services.imports import import_from_source
+    from app.plugins.manager import source_settings, ticket_sources
 
     export = FakeExport(args.tickets, args.page_size)
     server = ThreadingHTTPServer(("127.0.0.1", 0), export.handler())

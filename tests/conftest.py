@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from app import create_app
-from app import services
+from app import create_app, services
 from app.extensions import db
 from app.models import Channel, Role, User
 

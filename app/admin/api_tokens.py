@@ -11,10 +11,10 @@ from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from ..models import ApiScope
-from ..services import api_tokens
-from ..web import admin_required, run_service
-from . import bp
+from app.admin import bp
+from app.models import ApiScope
+from app.services import api_tokens
+from app.web import admin_required, run_service
 
 
 class ApiTokenForm(FlaskForm):

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired
 
-from ..models import Role
+from app.models import Role
 
 ROLE_CHOICES = [SelectChoice(Role.STAFF.value, _l("Staff")), SelectChoice(Role.LEADER.value, _l("Leader")), SelectChoice(Role.ADMIN.value, _l("Admin"))]
 

@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from ..extensions import db
-from ..models import User
-from ..services import logins
-from ..web import admin_required
-from . import bp
+from app.admin import bp
+from app.extensions import db
+from app.models import User
+from app.security import logins
+from app.web import admin_required
 
 
 @bp.app_template_global()

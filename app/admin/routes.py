@@ -2,12 +2,12 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..extensions import db
-from ..models import User
-from ..services import ServiceError, create_user, update_user
-from ..web import admin_required, run_service
-from . import bp
-from .forms import CreateUserForm, RunImportForm, UpdateUserForm
+from app.admin import bp
+from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
+from app.extensions import db
+from app.models import User
+from app.services import ServiceError, create_user, update_user
+from app.web import admin_required, run_service
 
 
 def _render_users(create_form=None, failed=None, status=200):
@@ -62,7 +62,7 @@ def update(user_id):
 @bp.route("/sources")
 @admin_required
 def sources():
-    from ..services.imports import source_overview
+    from app.imports.importer import source_overview
 
     return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm())
 
@@ -70,7 +70,7 @@ def sources():
 @bp.post("/sources/<name>/run")
 @admin_required
 def run_source(name):
-    from ..services.imports import get_source, start_import_in_background
+    from app.imports.importer import get_source, start_import_in_background
 
     form = RunImportForm()
     if form.validate_on_submit():
@@ -87,7 +87,7 @@ def run_source(name):
 @admin_required
 def outbox():
     """What people receive: every message, newest first (also how `make run` shows mail)."""
-    from ..models import Message, MessageStatus
+    from app.models import Message, MessageStatus
 
     status = request.args.get("status") or None
     query = db.select(Message).order_by(Message.id.desc()).limit(200)
@@ -101,7 +101,7 @@ def outbox():
 @bp.route("/outbox/<int:message_id>")
 @admin_required
 def outbox_message(message_id):
-    from ..models import Message
+    from app.models import Message
 
     return render_template("admin/outbox_message.html", message=db.get_or_404(Message, message_id))
 
@@ -110,7 +110,7 @@ def outbox_message(message_id):
 @admin_required
 def outbox_message_html(message_id):
     """The HTML part on its own, for a sandboxed frame: email HTML carries inline styles."""
-    from ..models import Message
+    from app.models import Message
 
     message = db.get_or_404(Message, message_id)
     if not message.body_html:

@@ -7,8 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..services.outgoing_webhooks import EVENTS, FORMATS
-from ..webhook_models import WebhookFormat
+from app.models.webhooks import WebhookFormat
+from app.webhooks.outgoing import EVENTS, FORMATS
 
 
 class CheckboxesField(SelectMultipleField):

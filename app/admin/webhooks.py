@@ -4,12 +4,12 @@ from flask import abort, flash, make_response, redirect, render_template, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..extensions import db
-from ..services import outgoing_webhooks as hooks
-from ..web import admin_required, run_service
-from ..webhook_models import WebhookDelivery, WebhookEndpoint
-from . import bp
-from .webhook_forms import WebhookActionForm, WebhookForm
+from app.admin import bp
+from app.admin.webhook_forms import WebhookActionForm, WebhookForm
+from app.extensions import db
+from app.models.webhooks import WebhookDelivery, WebhookEndpoint
+from app.web import admin_required, run_service
+from app.webhooks import outgoing as hooks
 
 
 def _endpoint(endpoint_id: int) -> WebhookEndpoint:

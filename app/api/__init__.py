@@ -15,15 +15,15 @@ from werkzeug.exceptions import HTTPException
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import auth, routes  # noqa: F401  (their views and hooks register on bp)
-from .errors import handle_database_unavailable, handle_http_exception
+from app.api import auth, routes  # noqa: F401  (their views and hooks register on bp)
+from app.api.errors import handle_database_unavailable, handle_http_exception
 
 bp.register_error_handler(HTTPException, handle_http_exception)
 bp.register_error_handler(DBAPIError, handle_database_unavailable)
 
 
 def init_app(app: Flask) -> None:
-    from ..extensions import csrf
+    from app.extensions import csrf
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -11,12 +11,12 @@ from datetime import datetime
 from flask import current_app, g, request
 from flask_babel import gettext as _
 
-from ..extensions import db
-from ..models import ApiToken, utcnow
-from ..services.api_tokens import authenticate, note_use
-from ..services.ratelimit import allow, parse_limit
-from . import bp
-from .errors import ApiError
+from app.api import bp
+from app.api.errors import ApiError
+from app.extensions import db
+from app.models import ApiToken, utcnow
+from app.security.ratelimit import allow, parse_limit
+from app.services.api_tokens import authenticate, note_use
 
 
 def current_token() -> ApiToken | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from ..extensions import db
-from ..models import ApiScope
+from app.extensions import db
+from app.models import ApiScope
 
 
 @click.group("api-tokens")
@@ -21,8 +21,8 @@ def api_tokens_command():
 @with_appcontext
 def create(name, scope):
     """Create a token and print it once (only its hash is kept)."""
-    from ..services import ServiceError
-    from ..services.api_tokens import create_token
+    from app.services import ServiceError
+    from app.services.api_tokens import create_token
 
     try:
         new = create_token(name=name, scope=scope, actor=None)
@@ -39,7 +39,7 @@ def create(name, scope):
 @with_appcontext
 def list_command():
     """Every token: id, prefix, scope, state, last use, name."""
-    from ..services.api_tokens import list_tokens
+    from app.services.api_tokens import list_tokens
 
     for token in list_tokens():
         state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
@@ -52,8 +52,8 @@ def list_command():
 @with_appcontext
 def revoke(token_id):
     """Revoke a token by its id: it stops working at once."""
-    from ..services import ServiceError
-    from ..services.api_tokens import revoke_token
+    from app.services import ServiceError
+    from app.services.api_tokens import revoke_token
 
     try:
         token = revoke_token(token_id, actor=None)

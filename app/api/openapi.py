@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import current_app
 
-from ..models import Channel, Status
-from .routes import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
+from app.api.routes import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
+from app.models import Channel, Status
 
 JSON = "application/json"
 

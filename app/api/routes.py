@@ -13,20 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..models import Channel, Event, Problem, Report, ReporterKind, Status
-from ..queries import problems_with_stats
-from ..services import (
-    NotFound,
-    PermissionDenied,
-    ServiceError,
-    file_report,
-    new_reporter,
-)
-from ..services.moderation import moderation_on
-from . import bp, serializers
-from .auth import current_token, limit_or_429
-from .errors import ApiError
+from app.api import bp, serializers
+from app.api.auth import current_token, limit_or_429
+from app.api.errors import ApiError
+from app.extensions import db
+from app.models import Channel, Event, Problem, Report, ReporterKind, Status
+from app.queries import problems_with_stats
+from app.services import NotFound, PermissionDenied, ServiceError, file_report, new_reporter
+from app.services.moderation import moderation_on
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -277,7 +271,7 @@ def create_report():
     email = _email(body.get("email"))
     chosen = None
     if body.get("problem_id") is not None:
-        from ..services.grouping import visible_open_problem_ids
+        from app.services.grouping import visible_open_problem_ids
 
         if body["problem_id"] not in visible_open_problem_ids(staff=token is not None):
             raise _invalid("problem_id", _("That problem cannot be chosen; leave it out to file as new."))
@@ -331,6 +325,6 @@ def create_report():
 
 @bp.get("/openapi.json")
 def openapi():
-    from .openapi import build_document
+    from app.api.openapi import build_document
 
     return jsonify(build_document())

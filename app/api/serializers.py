@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
-from ..models import Event, Problem, Report, User
+from app.models import Event, Problem, Report, User
 
 
 def when(value: datetime | None) -> str | None:

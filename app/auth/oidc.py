@@ -41,11 +41,11 @@ from joserfc.errors import (
     JoseError,
 )
 
-from ..extensions import db
-from ..services import ServiceError
-from ..services.users import sign_in_with_provider
-from ..web import is_safe_next
-from . import bp
+from app.auth import bp
+from app.extensions import db
+from app.services import ServiceError
+from app.services.users import sign_in_with_provider
+from app.web import is_safe_next
 
 CLIENT_NAME = "careloop_oidc"
 NEXT_KEY = "careloop_sso_next"

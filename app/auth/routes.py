@@ -2,15 +2,15 @@ from flask import flash, make_response, redirect, render_template, request, sess
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, login_manager
-from ..models import User
-from ..limits import rate_limited, too_many_message, wait_phrase
-from ..services import logins
-from ..services.ratelimit import RateLimited, client_ip, hit
-from ..web import is_safe_next
-from . import bp
-from .forms import LoginForm
-from .oidc import password_login_enabled, password_login_refused
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.auth.oidc import password_login_enabled, password_login_refused
+from app.extensions import db, login_manager
+from app.models import User
+from app.security import logins
+from app.security.limits import rate_limited, too_many_message, wait_phrase
+from app.security.ratelimit import RateLimited, client_ip, hit
+from app.web import is_safe_next
 
 
 @login_manager.user_loader
@@ -31,7 +31,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = User.normalise_email(form.email.data)
-        try:  # per address and per account, counted in the database (app/services/ratelimit.py)
+        try:  # per address and per account, counted in the database (app/security/ratelimit.py)
             hit("login_ip", client_ip())
             hit("login_account", email)
         except RateLimited as error:

@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("branding", __name__)
 
-from . import routes  # noqa: E402,F401
+from app.branding import routes  # noqa: E402,F401

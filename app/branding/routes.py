@@ -8,10 +8,12 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import colour
-from ..extensions import db
-from ..services import PermissionDenied
-from ..services.branding import (
+from app import colour
+from app.branding import bp
+from app.branding.forms import BrandingForm
+from app.extensions import db
+from app.services import PermissionDenied
+from app.services.branding import (
     BrandingRefused,
     current_branding,
     forget_cached_branding,
@@ -19,9 +21,7 @@ from ..services.branding import (
     theme_css,
     update_branding,
 )
-from ..web import admin_required
-from . import bp
-from .forms import BrandingForm
+from app.web import admin_required
 
 # A request that names the current version may be kept for a year (a new version is a
 # new address); any other gets "check with us first", so a stale page never pins old colours.

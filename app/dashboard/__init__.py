@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from . import routes  # noqa: E402,F401
+from app.dashboard import routes  # noqa: E402,F401

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
-from ..templating import format_number
-from .queries import Figure, _days_text, month_label
+from app.queries.dashboard import Figure, _days_text, month_label
+from app.templating import format_number
 
 WIDTH = 560  # the desktop drawing, shown at 1:1 in a dashboard card
 NARROW = 340  # the phone drawing: labels above the bars, fewer month names

@@ -6,8 +6,8 @@ from wtforms import IntegerField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
-from ..models import OPEN_STATUSES, STATUS_LABELS, Channel
-from .queries import CHANNEL_LABELS
+from app.models import OPEN_STATUSES, STATUS_LABELS, Channel
+from app.queries.dashboard import CHANNEL_LABELS
 
 
 def choices(*pairs: tuple[str, str]) -> list[SelectChoice]:

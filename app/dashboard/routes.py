@@ -11,14 +11,13 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from ..extensions import db
-from ..models import User, utcnow
-from ..web import leader_required
-from . import bp
-from .charts import charts_for
-from .exports import csv_response
-from .forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
-from .queries import (
+from app.dashboard import bp
+from app.dashboard.charts import charts_for
+from app.dashboard.exports import csv_response
+from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
+from app.extensions import db
+from app.models import User, utcnow
+from app.queries.dashboard import (
     FIGURES,
     BacklogFilter,
     backlog_choices,
@@ -30,6 +29,7 @@ from .queries import (
     headline,
     leader_record,
 )
+from app.web import leader_required
 
 PER_PAGE = 25
 

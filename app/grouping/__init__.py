@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from .backend import SimilarityBackend
-from .index import DatabaseIndex, Match, SimilarityIndex
+from app.grouping.backend import SimilarityBackend
+from app.grouping.index import DatabaseIndex, Match, SimilarityIndex
 
 if TYPE_CHECKING:
     import pluggy
 
-    from ..models import Report
+    from app.models import Report
 
 __all__ = [
     "AUTO",
@@ -55,8 +55,8 @@ def collect_backends(pm: pluggy.PluginManager, app: Flask) -> dict[str, Similari
     Plugins are called before the built-in (``trylast``), so a plugin may replace a built-in
     backend by registering its name; two plugins registering one name stop start-up.
     """
-    from ..plugins import PluginError
-    from .backend import BuiltinBackends
+    from app.grouping.backend import BuiltinBackends
+    from app.plugins.manager import PluginError
 
     backends: dict[str, SimilarityBackend] = {}
     owners: dict[str, bool] = {}

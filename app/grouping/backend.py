@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..hookspecs import hookimpl
+from app.plugins.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import numpy

@@ -23,7 +23,7 @@ from flask.cli import with_appcontext
 def grouping_eval(file, text_column, label_column, limit, database_url, backend, auto, review):
     """File FILE's rows, in order, through the filing service into a fresh database and
     print one JSON object scoring the grouping (labels are used only to score)."""
-    from .evaluation import EvaluationError, run_evaluation
+    from app.grouping.evaluation import EvaluationError, run_evaluation
 
     config = {k: v for k, v in current_app.config.items() if k.startswith("CARELOOP_")}
     for key, value in (("CARELOOP_GROUPING_BACKEND", backend), ("CARELOOP_GROUPING_AUTO", auto),
@@ -51,9 +51,9 @@ def grouping_reindex(batch):
     """Encode every report again with the configured backend (after changing it)."""
     import sqlalchemy as sa
 
-    from ..extensions import db
-    from ..models import Report
-    from . import similarity_index
+    from app.extensions import db
+    from app.grouping import similarity_index
+    from app.models import Report
 
     index = similarity_index()
     last = 0

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .metrics import clustering_scores, percentile
+from app.grouping.metrics import clustering_scores, percentile
 
 
 class EvaluationError(Exception):
@@ -67,12 +67,12 @@ def run_evaluation(
     """
     from flask_migrate import upgrade
 
-    from .. import create_app, services
-    from ..extensions import db
-    from ..models import Problem, Report
-    from ..services import ServiceError
-    from . import AUTO, REVIEW, decide, similarity_index
-    from .models import SimilarityVector
+    from app import create_app, services
+    from app.extensions import db
+    from app.grouping import AUTO, REVIEW, decide, similarity_index
+    from app.models import Problem, Report
+    from app.models.grouping import SimilarityVector
+    from app.services import ServiceError
 
     path = Path(path)
     if not path.exists():

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from ..extensions import db
-from .models import SimilarityChange, SimilarityVector
+from app.extensions import db
+from app.models.grouping import SimilarityChange, SimilarityVector
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .backend import SimilarityBackend
+    from app.grouping.backend import SimilarityBackend
 
 # A change id missing from the log is asked for again for this long (seconds): long enough
 # for any filing transaction to commit, after which it must have been rolled back.

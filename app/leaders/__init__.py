@@ -2,5 +2,7 @@ from flask import Blueprint
 
 bp = Blueprint("leaders", __name__)
 
-from . import routes  # noqa: E402,F401
-from . import moderation  # noqa: E402,F401  (reports held for moderation)
+from app.leaders import (
+    moderation,  # noqa: E402,F401  (reports held for moderation)
+    routes,  # noqa: E402,F401
+)

@@ -6,18 +6,12 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..extensions import db
-from ..models import Report
-from ..services.moderation import (
-    HELD,
-    approve_held_report,
-    held_reports,
-    moderation_on,
-    reject_held_report,
-)
-from ..web import leader_required, run_service
-from . import bp
-from .forms import ActionForm
+from app.extensions import db
+from app.leaders import bp
+from app.leaders.forms import ActionForm
+from app.models import Report
+from app.services.moderation import HELD, approve_held_report, held_reports, moderation_on, reject_held_report
+from app.web import leader_required, run_service
 
 
 def _render(form=None, status=200):
@@ -59,6 +53,6 @@ def reject_held(report_id):
 @bp.app_template_global()
 def held_report_count() -> int:
     """How many public reports wait for a leader (the triage page links to them)."""
-    from ..services.moderation import held_count
+    from app.services.moderation import held_count
 
     return held_count()

@@ -8,32 +8,42 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from .. import services
-from ..extensions import db
-from ..labels import label
-from ..models import LINKED_WORK_DONE, STILL_HAPPENING, MessageKind, Problem, ProblemLink, Report, Reporter, Status, User
-from ..queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
-from ..services.messages import mark_unreachable, notice_states, preview
-from ..web import leader_required, run_service
-from . import bp
-from .forms import (
+from app import services
+from app.extensions import db
+from app.imports.linked_work import create_work, link_work, work_sources
+from app.labels import label
+from app.leaders import bp
+from app.leaders.forms import (
     ActionForm,
     ChangeForm,
     CommentForm,
     DeclineForm,
     EditProblemForm,
     HandOverForm,
+    LinkWorkForm,
+    MergeForm,
     MoveReportForm,
     PublishForm,
     ReopenForm,
-    LinkWorkForm,
-    MergeForm,
     SplitForm,
     UnreachableForm,
 )
-from ..models import GroupingReview
-from ..services import grouping as grouping_service
-from ..services.links import create_work, link_work, work_sources
+from app.messaging.compose import mark_unreachable, notice_states, preview
+from app.models import (
+    LINKED_WORK_DONE,
+    STILL_HAPPENING,
+    GroupingReview,
+    MessageKind,
+    Problem,
+    ProblemLink,
+    Report,
+    Reporter,
+    Status,
+    User,
+)
+from app.queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
+from app.services import grouping as grouping_service
+from app.web import leader_required, run_service
 
 
 @bp.route("/triage")

@@ -8,23 +8,21 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ..extensions import csrf, db
-from ..i18n import current_language
-from ..templating import format_date
-from ..models import Channel, Report, Reporter
-from ..queries import latest_notices
-from ..services.messages import still_happening, unsubscribe
-from ..queries import paginate_rows, published_change, published_changes_query
-from ..services import file_report, new_reporter
-from ..services.grouping import suggestions
-from ..limits import json_too_many, rate_limited, too_many_message
-from ..services import spam
-from ..services.moderation import moderation_on
-from ..services.ratelimit import RateLimited, client_ip, hit
-from ..web import chosen_problem
-from ..web import is_safe_next, run_service
-from . import bp
-from .forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
+from app.extensions import csrf, db
+from app.i18n import current_language
+from app.messaging.compose import still_happening, unsubscribe
+from app.models import Channel, Report, Reporter
+from app.public import bp
+from app.public.forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
+from app.queries import latest_notices, paginate_rows, published_change, published_changes_query
+from app.security import spam
+from app.security.limits import json_too_many, rate_limited, too_many_message
+from app.security.ratelimit import RateLimited, client_ip, hit
+from app.services import file_report, new_reporter
+from app.services.grouping import suggestions
+from app.services.moderation import moderation_on
+from app.templating import format_date
+from app.web import chosen_problem, is_safe_next, run_service
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -85,7 +83,7 @@ def _discarded_thanks():
     """What a bot sees: the usual thank-you page, for a report that was never stored."""
     from types import SimpleNamespace
 
-    from ..models import new_token
+    from app.models import new_token
 
     token = new_token()
     reporter = SimpleNamespace(token=token, contact_ok=False, email=None)
@@ -196,7 +194,7 @@ def change(problem_id):
 @bp.route("/changes.atom")
 def changes_feed():
     base = current_app.config["CARELOOP_BASE_URL"]
-    from ..services.branding import org_name
+    from app.services.branding import org_name
 
     org = org_name()
     rows = db.session.execute(published_changes_query().limit(50)).all()
@@ -235,7 +233,7 @@ def changes_feed():
 @bp.post("/language")
 def set_language():
     """The language switcher in the header: remember the choice for a year, go back to the page."""
-    from ..i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, supported_languages
+    from app.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, supported_languages
 
     target = request.form.get("next")
     response = redirect(target if is_safe_next(target) else url_for("public.index"))

@@ -40,7 +40,7 @@ def require_owner_or_admin(problem, actor, message: str | None = None) -> None:
         raise PermissionDenied(message or _("Only the problem's owner or an admin can do that."))
 
 
-from .problems import (  # noqa: E402
+from app.services.problems import (  # noqa: E402
     add_comment,
     assign_owner,
     change_description_problems,
@@ -52,8 +52,8 @@ from .problems import (  # noqa: E402
     start_work,
     unpublish,
 )
-from .reports import file_report, move_report, new_reporter, reporter_for_user  # noqa: E402
-from .users import create_user, update_user  # noqa: E402
+from app.services.reports import file_report, move_report, new_reporter, reporter_for_user  # noqa: E402
+from app.services.users import create_user, update_user  # noqa: E402
 
 __all__ = [
     "NotFound",

@@ -18,17 +18,10 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..extensions import db
-from ..models import (
-    API_TOKEN_CREATED,
-    API_TOKEN_REVOKED,
-    ApiScope,
-    ApiToken,
-    User,
-    utcnow,
-)
-from . import NotFound, PermissionDenied, ServiceError
-from .audit import record
+from app.extensions import db
+from app.models import API_TOKEN_CREATED, API_TOKEN_REVOKED, ApiScope, ApiToken, User, utcnow
+from app.services import NotFound, PermissionDenied, ServiceError
+from app.services.audit import record
 
 TOKEN_PREFIX = "cl_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8  # what lists show: "cl_" and 8 characters

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..extensions import db
-from ..models import Event, Problem, Report, User
+from app.extensions import db
+from app.models import Event, Problem, Report, User
 
 
 def record(
@@ -28,7 +28,7 @@ def record(
     )
     db.session.add(event)
     # Outgoing webhooks: a delivery is written with the event, in the same transaction.
-    from .outgoing_webhooks import event_recorded
+    from app.webhooks.outgoing import event_recorded
 
     event_recorded(event)
     return event

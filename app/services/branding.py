@@ -23,11 +23,11 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import colour
-from ..extensions import db
-from ..models import BRANDING_CHANGED, Branding, User, utcnow
-from . import PermissionDenied, ServiceError
-from .audit import record
+from app import colour
+from app.extensions import db
+from app.models import BRANDING_CHANGED, Branding, User, utcnow
+from app.services import PermissionDenied, ServiceError
+from app.services.audit import record
 
 ORG_NAME_MAX = 120
 WELCOME_MAX = 1000

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..extensions import db
-from ..grouping import AUTO, REVIEW, decide, similarity_index
-from ..models import (
+from app.extensions import db
+from app.grouping import AUTO, REVIEW, decide, similarity_index
+from app.models import (
     DUPLICATE_CONFIRMED,
     DUPLICATE_REJECTED,
     DUPLICATE_SUGGESTED,
@@ -32,9 +32,9 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, require_leader, require_owner_or_admin
-from .reports import REGROUP
-from .audit import record
+from app.services import ServiceError, require_leader, require_owner_or_admin
+from app.services.audit import record
+from app.services.reports import REGROUP
 
 
 @dataclass
@@ -86,7 +86,7 @@ def after_filing(report: Report, placement: Placement) -> None:
 
 
 def _tell_owner_it_may_still_happen(problem: Problem, report: Report) -> None:
-    from .messages import add_message, render_message
+    from app.messaging.compose import add_message, render_message
 
     owner = problem.owner
     if owner is None or not owner.active:
@@ -113,8 +113,8 @@ def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
 
 def confirm_review(review: GroupingReview, actor: User) -> Problem:
     """Yes, the same problem: the report joins the candidate (a recurrence reopens it)."""
-    from .problems import reopen
-    from .reports import move_report
+    from app.services.problems import reopen
+    from app.services.reports import move_report
 
     _decide_review(review, actor, "confirmed")
     candidate, report = review.candidate, review.report
@@ -138,7 +138,7 @@ def reject_review(review: GroupingReview, actor: User) -> None:
 
 def undo_auto_grouping(report: Report, actor: User) -> Problem:
     """Take an automatically grouped report out again, into a problem of its own."""
-    from .reports import move_report
+    from app.services.reports import move_report
 
     require_leader(actor, REGROUP)
     if report.grouping != "auto":
@@ -151,7 +151,7 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
 
 def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     """Merge ``source`` into ``target``: every report and person moves; the old URL redirects."""
-    from .messages import notify_reporters
+    from app.messaging.compose import notify_reporters
 
     require_leader(actor, REGROUP)
     if source.id == target.id:
@@ -194,7 +194,7 @@ def _merge_if_emptied(problem: Problem, into: Problem, actor: User) -> None:
 
 def split_reports(problem: Problem, report_ids: list[int], actor: User, target: Problem | None = None) -> Problem:
     """Move the chosen reports of ``problem`` to ``target``, or to one new problem."""
-    from .reports import move_report
+    from app.services.reports import move_report
 
     require_leader(actor, REGROUP)
     chosen = [r for r in problem.reports if r.id in set(report_ids)]

@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..extensions import db
-from ..models import (
-    PROBLEM_CREATED,
-    REPORT_FILED,
-    Channel,
-    Problem,
-    Report,
-    User,
-    utcnow,
-)
-from . import ServiceError, require_leader
-from .audit import record
+from app.extensions import db
+from app.models import PROBLEM_CREATED, REPORT_FILED, Channel, Problem, Report, User, utcnow
+from app.services import ServiceError, require_leader
+from app.services.audit import record
 
 HELD = "held"
 REJECTED = "rejected"
@@ -59,9 +51,9 @@ def _require_held(report: Report) -> None:
 def approve_held_report(report: Report, actor: User) -> Problem:
     """Let a held report in: it is placed by the similarity engine like any new report
     (joins a matching problem, or starts one, possibly with a question for a leader)."""
-    from .grouping import after_filing, place
-    from .notify import after_commit, report_info
-    from .reports import _configured_area, suggested_title
+    from app.plugins.calls import after_commit, report_info
+    from app.services.grouping import after_filing, place
+    from app.services.reports import _configured_area, suggested_title
 
     require_leader(actor, "Only leaders can approve held reports.")
     _require_held(report)

@@ -7,8 +7,9 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from ..extensions import db
-from ..models import (
+from app.extensions import db
+from app.messaging.compose import notify_reporters
+from app.models import (
     CHANGE_RECORDED,
     COMMENTED,
     DECLINED,
@@ -28,11 +29,10 @@ from ..models import (
     User,
     utcnow,
 )
-from . import PermissionDenied, ServiceError, require_leader, require_owner_or_admin
-from .audit import record
-from .messages import notify_reporters
-from .notify import after_commit, problem_info, report_info
-from .reports import clean_text
+from app.plugins.calls import after_commit, problem_info, report_info
+from app.services import PermissionDenied, ServiceError, require_leader, require_owner_or_admin
+from app.services.audit import record
+from app.services.reports import clean_text
 
 MIN_CHANGE_CHARS = 40
 MIN_CHANGE_WORDS = 8

@@ -9,9 +9,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..extensions import db
-from ..i18n import filing_language
-from ..models import (
+from app.extensions import db
+from app.i18n import filing_language
+from app.models import (
     PROBLEM_CREATED,
     REPORT_FILED,
     REPORT_MOVED,
@@ -24,9 +24,9 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, require_leader, require_owner_or_admin
-from .audit import record
-from .notify import after_commit, report_info
+from app.plugins.calls import after_commit, report_info
+from app.services import ServiceError, require_leader, require_owner_or_admin
+from app.services.audit import record
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")
@@ -70,7 +70,7 @@ def clean_text(value: str | None, *, field: str, label: str, limit: int, require
             raise ServiceError(_("%(label)s is required.", label=label), field=field)
         return None
     if len(text) > limit:
-        from ..templating import format_number
+        from app.templating import format_number
 
         raise ServiceError(
             _("%(label)s is %(length)s characters long; the limit is %(limit)s. "
@@ -153,7 +153,7 @@ def file_report(
     it joins that one (``grouping="chosen"`` when the person said "me too"). ``extra``
     sets more ``Report`` columns in the same insert (importers: created_at, external_url).
     """
-    from .grouping import Placement, after_filing, place
+    from app.services.grouping import Placement, after_filing, place
 
     limit = current_app.config["CARELOOP_MAX_REPORT_CHARS"]
     text = clean_text(text, field="text", label=_("What isn't working"), limit=limit, required=True)
@@ -166,7 +166,7 @@ def file_report(
     # Messages to the reporter go out in the language of their latest report.
     reporter.locale = filing_language()
     if hold:  # moderation (CARELOOP_MODERATE_PUBLIC): stored, but placed only when a leader approves it
-        from .moderation import hold_report
+        from app.services.moderation import hold_report
 
         held = hold_report(text=text, reporter=reporter, channel=channel, location=location,
                            occurred_on=occurred_on, impact=impact)
@@ -220,7 +220,7 @@ def move_report(
     grouping: str | None = "moved", owner_check: bool = True,
 ) -> Problem:
     """Move a report to another problem, or (``target`` None) start a new problem from it."""
-    from ..grouping import similarity_index
+    from app.grouping import similarity_index
 
     require_leader(actor, REGROUP)
     source = report.problem
@@ -250,7 +250,7 @@ def move_report(
             after={"problem_id": target.id},
         )
     if told_where:
-        from .messages import notify_reporters
+        from app.messaging.compose import notify_reporters
 
         notify_reporters(target, MessageKind.MOVED, event, reports=[report])
     db.session.flush()

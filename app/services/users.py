@@ -8,11 +8,11 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from ..extensions import db
-from ..models import OPEN_STATUSES, USER_CREATED, USER_UPDATED, Problem, Role, User
-from . import PermissionDenied, ServiceError
-from .audit import record
-from .reports import clean_text
+from app.extensions import db
+from app.models import OPEN_STATUSES, USER_CREATED, USER_UPDATED, Problem, Role, User
+from app.services import PermissionDenied, ServiceError
+from app.services.audit import record
+from app.services.reports import clean_text
 
 MIN_PASSWORD = 10
 

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import routes  # noqa: E402,F401
+from app.staff import routes  # noqa: E402,F401

@@ -1,10 +1,10 @@
-from flask_babel import lazy_gettext as _l
-from wtforms.fields.choices import SelectChoice
-from wtforms import BooleanField, EmailField, RadioField, StringField
-from wtforms.validators import Email, InputRequired, Optional, ValidationError
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, EmailField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, InputRequired, Optional, ValidationError
 
-from ..forms import ReportFieldsForm
+from app.forms import ReportFieldsForm
 
 
 class StaffReportForm(ReportFieldsForm):

@@ -2,13 +2,13 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..models import Channel, ReporterKind
-from ..queries import latest_notices, reports_filed_by
-from ..services import file_report as file_report_service
-from ..services import new_reporter, reporter_for_user
-from ..web import chosen_problem, run_service
-from . import bp
-from .forms import StaffReportForm
+from app.models import Channel, ReporterKind
+from app.queries import latest_notices, reports_filed_by
+from app.services import file_report as file_report_service
+from app.services import new_reporter, reporter_for_user
+from app.staff import bp
+from app.staff.forms import StaffReportForm
+from app.web import chosen_problem, run_service
 
 
 @bp.route("/report", methods=["GET", "POST"])

@@ -10,7 +10,6 @@ leader's changes and the messages their actions caused.
 """
 from alembic import op
 
-
 revision = '0005'
 down_revision = '0004'
 branch_labels = None

@@ -3,9 +3,8 @@
 Revision ID: 0014
 Revises: 0013
 """
-from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
-
+from alembic import op  # noqa: F401
 
 revision = '0014'
 down_revision = '0013'

@@ -3,9 +3,8 @@
 Revision ID: 0016
 Revises: 0015
 """
-from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
-
+from alembic import op  # noqa: F401
 
 revision = '0016'
 down_revision = '0015'

@@ -3,9 +3,8 @@
 Revision ID: 0019
 Revises: 0018
 """
-from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
-
+from alembic import op  # noqa: F401
 
 revision = '0019'
 down_revision = '0018'

@@ -3,9 +3,8 @@
 Revision ID: 0020
 Revises: 0019
 """
-from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
-
+from alembic import op  # noqa: F401
 
 revision = '0020'
 down_revision = '0019'

@@ -11,8 +11,7 @@ returns plain data; the core stores it. Setup: ``plugins/jira/README.md``.
 """
 
 from app.plugin_api import hookimpl
-
-from .source import JiraSource
+from plugins.jira.source import JiraSource
 
 
 @hookimpl

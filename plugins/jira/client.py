@@ -37,8 +37,7 @@ from urllib.parse import quote
 import requests
 
 from app.plugin_api import AuthenticationFailed, SourceError
-
-from .adf import text_to_adf
+from plugins.jira.adf import text_to_adf
 
 __all__ = [
     "CLOUD",

@@ -68,10 +68,9 @@ from app.plugin_api import (
     WebhookRejected,
     WebhookResult,
 )
-
-from . import client as jira_client
-from .adf import adf_to_text
-from .client import ISSUE_KEY, IssueNotFound, JiraClient, JiraSettings
+from plugins.jira import client as jira_client
+from plugins.jira.adf import adf_to_text
+from plugins.jira.client import ISSUE_KEY, IssueNotFound, JiraClient, JiraSettings
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,7 @@ Setup for people: plugins/zendesk/README.md. The source: :mod:`plugins.zendesk.s
 """
 
 from app.plugin_api import hookimpl
-
-from .source import ZendeskSource
+from plugins.zendesk.source import ZendeskSource
 
 
 @hookimpl

@@ -34,9 +34,18 @@ from app.plugin_api import (
     WebhookRejected,
     WebhookResult,
 )
-
-from . import mapping
-from .client import EMAIL, OAUTH_TOKEN, TOKEN, URL, NotFound, RateLimiter, ZendeskClient, base_url, check_settings
+from plugins.zendesk import mapping
+from plugins.zendesk.client import (
+    EMAIL,
+    OAUTH_TOKEN,
+    TOKEN,
+    URL,
+    NotFound,
+    RateLimiter,
+    ZendeskClient,
+    base_url,
+    check_settings,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from app import services
 from app.extensions import db
+from app.messaging.mail import deliver_due
 from app.models import Role, User, utcnow
-from app.services.outbox import deliver_due
 
 from .conftest import shot, sign_in
 

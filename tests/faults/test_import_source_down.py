@@ -8,10 +8,19 @@ from __future__ import annotations
 from werkzeug import Response
 
 from app.extensions import db
+from app.imports.importer import import_from_source
 from app.models import ImportRun, Problem
-from app.services.imports import import_from_source
 from tests.plugins.test_zendesk import (  # noqa: F401 - fixtures used by name
-    START_EPOCH, configure, export_page, fake, fake_time, reports, saved_cursor, zd, zendesk, zticket,
+    START_EPOCH,
+    configure,
+    export_page,
+    fake,
+    fake_time,
+    reports,
+    saved_cursor,
+    zd,
+    zendesk,
+    zticket,
 )
 
 PAGE = {1: [201, 202], 2: [203, 204], 3: [205, 206], 4: [207]}

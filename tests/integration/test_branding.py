@@ -13,9 +13,9 @@ from PIL import Image
 
 from app import services
 from app.extensions import db
+from app.messaging.mail import deliver_due
 from app.models import BRANDING_CHANGED, Branding, Event, Message, MessageKind, Role
 from app.services import branding as branding_service
-from app.services.outbox import deliver_due
 
 
 @pytest.fixture(autouse=True)

@@ -32,12 +32,12 @@ import pytest
 from sqlalchemy import select
 
 from app import services
-from app.dashboard import queries as q
 from app.extensions import db
+from app.messaging.compose import still_happening
+from app.messaging.digest import write_digests
+from app.messaging.mail import deliver_due
 from app.models import Channel, Message, MessageKind, MessageStatus, Role, User, clock_at
-from app.services.digest import write_digests
-from app.services.messages import still_happening
-from app.services.outbox import deliver_due
+from app.queries import dashboard as q
 
 NOW = datetime(2026, 6, 15, 12, 0)
 

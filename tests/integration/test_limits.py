@@ -14,7 +14,7 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import Report, Role, clock_at
-from app.services.ratelimit import RateLimited, allow, hit, parse_limit
+from app.security.ratelimit import RateLimited, allow, hit, parse_limit
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every test runs at one fixed moment, so a fixed window never turns over mid-test.
@@ -87,7 +87,7 @@ def test_a_limit_holds_across_app_processes(limits, app_ctx):
         "from datetime import datetime\n"
         "from app import create_app\n"
         "from app.models import clock_at\n"
-        "from app.services.ratelimit import hit\n"
+        "from app.security.ratelimit import hit\n"
         "app = create_app({'SQLALCHEMY_DATABASE_URI': sys.argv[1], 'CARELOOP_RATELIMIT_FILING': '5/hour'})\n"
         "with app.app_context(), clock_at(datetime.fromisoformat(sys.argv[2])):\n"
         "    for _ in range(3):\n"

@@ -11,7 +11,7 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import Event, LoginFailure, Role, clock_at
-from app.services.logins import ACCOUNT_UNLOCKED
+from app.security.logins import ACCOUNT_UNLOCKED
 from tests.conftest import PASSWORD
 
 T0 = datetime(2030, 5, 6, 9, 0, 0)

@@ -11,10 +11,10 @@ import pytest
 
 from app import services
 from app.extensions import db
+from app.messaging.compose import notice_states
+from app.messaging.mail import deliver_due
 from app.models import Message, MessageKind, MessageStatus, Problem, Report, Role, clock_at, utcnow
 from app.queries import is_closed_out
-from app.services.messages import notice_states
-from app.services.outbox import deliver_due
 
 
 @pytest.fixture

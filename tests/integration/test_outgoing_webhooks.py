@@ -18,13 +18,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from app import netguard, services
+from app import services
 from app.extensions import db
 from app.models import Event, Role, clock_at, utcnow
+from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.security import netguard
 from app.services import ServiceError
-from app.services import outgoing_webhooks as hooks
 from app.services.grouping import merge_problems
-from app.webhook_models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.webhooks import outgoing as hooks
 
 ALL_EVENTS = list(hooks.EVENTS)
 REPORT_TEXT = "The lift at the Elm Street branch has been out of order for two weeks now."

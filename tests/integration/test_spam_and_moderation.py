@@ -11,7 +11,7 @@ import pytest
 from app.extensions import db
 from app.models import Event, Problem, Report, Reporter, Role
 from app.queries import triage_queue
-from app.services import spam
+from app.security import spam
 from app.services.moderation import REPORT_APPROVED, REPORT_HELD, REPORT_REJECTED
 
 WORDS = "The lift at the Elm Street branch has been out of order for three weeks."

@@ -490,7 +490,7 @@ class TestExport:
         assert _lines(runner.invoke(args=["export", "problems"])) == []
 
     def test_export_pages_through_many_reports(self, runner, app_ctx):
-        from app.export import iter_reports
+        from app.queries.export import iter_reports
 
         reporter = services.new_reporter(name="Many")
         problem = None

@@ -26,7 +26,7 @@ def register_source(app_ctx):
 @pytest.fixture
 def plugin(app_ctx):
     """Register a plugin object with the app's plugin manager for one test."""
-    from app.plugins import plugin_manager
+    from app.plugins.manager import plugin_manager
 
     pm = plugin_manager(app_ctx)
     registered = []

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from app.extensions import db
+from app.imports.importer import claim_source, import_from_source
 from app.models import ImportRun, Problem, Report, Role, SourceState
 from app.plugin_api import (
     AuthenticationFailed,
@@ -19,7 +20,6 @@ from app.plugin_api import (
     WebhookRejected,
     WebhookResult,
 )
-from app.services.imports import claim_source, import_from_source
 
 
 def ticket(n: int, **kw) -> Ticket:
@@ -219,8 +219,9 @@ def test_a_plugin_bug_is_recorded_and_releases_the_claim(remote):
         raise KeyError("plugin bug")
 
     remote.fetch = broken
-    from app.plugins import ticket_sources
     import dataclasses
+
+    from app.plugins.manager import ticket_sources
 
     ticket_sources()["fake"] = dataclasses.replace(ticket_sources()["fake"], fetch=broken)
     result = import_from_source("fake")

@@ -14,10 +14,17 @@ from pathlib import Path
 from werkzeug import Request
 
 from app.extensions import db
+from app.imports.importer import import_from_source
 from app.models import Report, SourceState
-from app.services.imports import import_from_source
 from tests.plugins.test_zendesk import (  # noqa: F401 - configure is a fixture
-    EMAIL, EXPORT, START, TOKEN, configure, export_page, json_response, zticket,
+    EMAIL,
+    EXPORT,
+    START,
+    TOKEN,
+    configure,
+    export_page,
+    json_response,
+    zticket,
 )
 
 PAGES = 6

@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from app.extensions import db
+from app.imports.importer import import_from_source
 from app.models import ImportRun, Report
 from app.plugin_api import AuthenticationFailed, SourceError, TicketPage, WebhookRejected
-from app.services.imports import import_from_source
 from plugins.jira import client as jira_client
 from plugins.jira import source as jira_source
 from plugins.jira.client import add_remote_link, create_issue, status_category

@@ -7,8 +7,8 @@ import pytest
 
 from app import services
 from app.extensions import db
+from app.imports.linked_work import check_linked_work, create_work, link_work
 from app.models import LINKED_WORK_DONE, Event, Message, MessageKind, ProblemLink, Role
-from app.services.links import check_linked_work, create_work, link_work
 from plugins.jira import client as jira_client
 from tests.plugins.fixtures.jira.fake_jira import FakeJira
 from tests.plugins.test_jira import clock, cloud_settings, configure  # noqa: F401 - fixtures

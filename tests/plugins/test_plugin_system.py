@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, hookspecs, services
+from app import create_app, services
 from app.extensions import db
 from app.models import Role
 from app.plugin_api import Setting, TicketSource, hookimpl
-from app.plugins import PluginError, plugin_manager, ticket_sources
+from app.plugins import hookspecs
+from app.plugins.manager import PluginError, plugin_manager, ticket_sources
 
 TESTS = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)

@@ -16,10 +16,10 @@ import pytest
 from werkzeug import Request, Response
 
 from app.extensions import db
+from app.imports.importer import import_from_source
 from app.models import ImportRun, Report, SourceState
 from app.plugin_api import SourceError
-from app.plugins import source_settings, ticket_sources
-from app.services.imports import import_from_source
+from app.plugins.manager import source_settings, ticket_sources
 from plugins.zendesk.source import SETTINGS, sign
 from tests.plugins.fake_time import FakeTime
 
@@ -650,8 +650,8 @@ def test_without_a_secret_webhooks_are_refused(zd, client, configure):
 
 def test_a_published_change_replies_on_each_imported_ticket_through_the_outbox(zd, make_user):
     from app import services
+    from app.messaging.mail import deliver_due
     from app.models import Message, MessageKind, MessageStatus, utcnow
-    from app.services.outbox import deliver_due
 
     zd.on_export(f"start:{START_EPOCH}", export_page([zticket(101, "The card reader rejects contactless.")], "w1", True))
     assert import_from_source("zendesk").created == 1

@@ -8,7 +8,7 @@ import pytest
 
 from app.dashboard.charts import HBar, axis_ticks, columns, hbars, line_chart, nice_ceiling
 from app.dashboard.exports import _cell
-from app.dashboard.queries import last_months, month_label, percentile
+from app.queries.dashboard import last_months, month_label, percentile
 
 
 @pytest.mark.parametrize("values, q, expected", [

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import config
-from app import hookspecs
 from app.plugin_api import TicketSource
+from app.plugins import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = "\n".join(p.read_text() for p in sorted((ROOT / "docs").rglob("*.md")))

@@ -12,9 +12,9 @@ from app.grouping import AUTO, NEW, REVIEW, Match, SimilarityBackend, decide, si
 from app.grouping.backend import lexical_encode
 from app.grouping.index import DatabaseIndex, identifier_marks
 from app.grouping.metrics import clustering_scores, percentile
-from app.grouping.models import SimilarityChange, SimilarityVector
+from app.models.grouping import SimilarityChange, SimilarityVector
 from app.plugin_api import hookimpl
-from app.plugins import PluginError
+from app.plugins.manager import PluginError
 
 CARD = [
     "My new card still hasn't arrived after two weeks.",

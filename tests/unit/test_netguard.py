@@ -1,10 +1,10 @@
-"""The server-side request forgery rule for outgoing webhooks (app/netguard.py)."""
+"""The server-side request forgery rule for outgoing webhooks (app/security/netguard.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.netguard import UnsafeURL, check_url, is_public_address
+from app.security.netguard import UnsafeURL, check_url, is_public_address
 
 
 @pytest.mark.parametrize("address", [

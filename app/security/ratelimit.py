@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import RateLimitHit, utcnow
+from app.extensions import db
+from app.models import RateLimitHit, utcnow
 
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _SPEC = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d*)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .services.ratelimit import RateLimited
+from app.security.ratelimit import RateLimited
 
 
 def wait_phrase(seconds: int) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..extensions import db
-from ..models import Problem, Report
-from ..plugin_api import ProblemInfo, ReportInfo
+from app.extensions import db
+from app.models import Problem, Report
+from app.plugin_api import ProblemInfo, ReportInfo
 
 _KEY = "careloop.after_commit"
 
@@ -22,7 +22,7 @@ def after_commit(hook: str, **kwargs) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _call_hooks(session: Session) -> None:
-    from ..plugins import call_event_hook
+    from app.plugins.manager import call_event_hook
 
     for hook, kwargs in session.info.pop(_KEY, []):
         call_event_hook(hook, **kwargs)

@@ -10,12 +10,12 @@ cause them, and the sender that delivers them (``careloop send-webhooks``).
 * **What a payload says.** The problem's id, title, status, owner's name, how many people
   are affected, and links into Careloop, as they stand when the transaction commits, plus
   what the event changed. Never a reporter's name, email address or words.
-* **Sending** follows the mail outbox (``app/services/outbox.py``): claim due rows
+* **Sending** follows the mail outbox (``app/messaging/mail.py``): claim due rows
   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional UPDATE on SQLite), commit the
   claim, send, record the outcome; a claim older than the lease is released; failures are
   retried after 1, 2, 4 … minutes (±20 % jitter, at most 6 hours) until
   ``CARELOOP_WEBHOOK_MAX_ATTEMPTS``, then the delivery is ``failed``. Every request goes
-  through ``app/netguard.py`` (public addresses only unless allowed, pinned address, no
+  through ``app/security/netguard.py`` (public addresses only unless allowed, pinned address, no
   redirects, timeouts).
 * **Signing**: ``Careloop-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``
   with ``Careloop-Webhook-Timestamp`` (unix seconds) and ``Careloop-Webhook-Id``.
@@ -44,9 +44,9 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import netguard
-from ..extensions import db
-from ..models import (
+from app.extensions import db
+from app.messaging.mail import backoff
+from app.models import (
     DECLINED,
     HANDED_OVER,
     MERGED,
@@ -62,15 +62,11 @@ from ..models import (
     User,
     utcnow,
 )
-from ..webhook_models import (
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookFormat,
-)
-from . import PermissionDenied, ServiceError, claims
-from .claims import LEASE
-from .outbox import backoff
+from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookFormat
+from app.outbox import claims
+from app.outbox.claims import LEASE
+from app.security import netguard
+from app.services import PermissionDenied, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +153,7 @@ def _clean(name: str, url: str, events: list[str], fmt: str, allow_private: bool
 def create_endpoint(*, name: str, url: str, events: list[str], fmt: str = WebhookFormat.CARELOOP,
                     allow_private: bool = False, actor: User | None = None) -> WebhookEndpoint:
     """Register an endpoint; its secret is generated here (shown to the admin once)."""
-    from .audit import record
+    from app.services.audit import record
 
     _require_admin(actor)
     name, url, chosen = _clean(name, url, events, fmt, allow_private)
@@ -173,7 +169,7 @@ def create_endpoint(*, name: str, url: str, events: list[str], fmt: str = Webhoo
 
 def update_endpoint(endpoint: WebhookEndpoint, *, name: str, url: str, events: list[str], fmt: str,
                     allow_private: bool, actor: User | None = None) -> None:
-    from .audit import record
+    from app.services.audit import record
 
     _require_admin(actor)
     name, url, chosen = _clean(name, url, events, fmt, allow_private)
@@ -189,7 +185,7 @@ def update_endpoint(endpoint: WebhookEndpoint, *, name: str, url: str, events: l
 def set_active(endpoint: WebhookEndpoint, active: bool, actor: User | None = None) -> None:
     """Pause or resume. A paused endpoint collects no new events; deliveries already waiting are
     held until it resumes."""
-    from .audit import record
+    from app.services.audit import record
 
     _require_admin(actor)
     if endpoint.active != active:
@@ -201,7 +197,7 @@ def set_active(endpoint: WebhookEndpoint, active: bool, actor: User | None = Non
 
 def rotate_secret(endpoint: WebhookEndpoint, actor: User | None = None) -> str:
     """A new secret, effective for every delivery sent from now on (also ones already waiting)."""
-    from .audit import record
+    from app.services.audit import record
 
     _require_admin(actor)
     endpoint.secret = new_secret()
@@ -213,7 +209,7 @@ def rotate_secret(endpoint: WebhookEndpoint, actor: User | None = None) -> str:
 
 def delete_endpoint(endpoint: WebhookEndpoint, actor: User | None = None) -> None:
     """Delete the endpoint and its deliveries (waiting ones are dropped)."""
-    from .audit import record
+    from app.services.audit import record
 
     _require_admin(actor)
     record(WEBHOOK_DELETED, actor, endpoint_id=endpoint.id, before=_settings(endpoint))
@@ -235,7 +231,7 @@ def send_test_event(endpoint: WebhookEndpoint, actor: User | None = None) -> Web
 
 def redeliver(delivery: WebhookDelivery, actor: User | None = None) -> WebhookDelivery:
     """Send a delivery again as a new row: same body and ``Careloop-Webhook-Id``, fresh attempts."""
-    from .audit import record
+    from app.services.audit import record
 
     _require_admin(actor)
     if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
@@ -478,7 +474,7 @@ def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _body(endpoint: WebhookEndpoint, name: str, webhook_id: str, event: Event | None,
           problem: Problem | None) -> str:
-    from ..i18n import default_language
+    from app.i18n import default_language
 
     payload = careloop_payload(name, webhook_id, event, problem)
     if endpoint.format == WebhookFormat.SLACK:

@@ -1,9 +1,9 @@
 from flask import jsonify, request
 
-from ..extensions import csrf
-from ..services import ServiceError
-from ..services.webhooks import receive_webhook
-from . import bp
+from app.extensions import csrf
+from app.services import ServiceError
+from app.webhooks.incoming import receive_webhook
+from app.webhooks.routes import bp
 
 
 @bp.post("/<source>")

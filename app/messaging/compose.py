@@ -1,7 +1,7 @@
 """Telling people: personal messages that quote their own words, written to the outbox.
 
 Messages are rendered and added to the session in the same transaction as the event
-that causes them (the caller commits); ``app/services/outbox.py`` delivers them later.
+that causes them (the caller commits); ``app/messaging/mail.py`` delivers them later.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..extensions import db
-from ..i18n import language
-from ..models import (
+from app.extensions import db
+from app.i18n import language
+from app.models import (
     CLOSING_KINDS,
     MARKED_UNREACHABLE,
     STILL_HAPPENING,
@@ -32,10 +32,10 @@ from ..models import (
     User,
     utcnow,
 )
-from . import PermissionDenied, require_owner_or_admin
-from .audit import record
-from .branding import org_name as branded_org_name
-from .reports import clean_text
+from app.services import PermissionDenied, require_owner_or_admin
+from app.services.audit import record
+from app.services.branding import org_name as branded_org_name
+from app.services.reports import clean_text
 
 QUOTE_CHARS = 600
 # Lazy: each subject is translated when a message is rendered, in its recipient's language.
@@ -154,7 +154,7 @@ def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report
 
 
 def _write_backs(problem, kind, event, reports: list[Report], note: str | None) -> list[Message]:
-    from ..plugins import source_settings, ticket_sources
+    from app.plugins.manager import source_settings, ticket_sources
 
     sources = ticket_sources()
     replies = []
@@ -204,7 +204,7 @@ class PersonNotice:
 
 def notice_states(problem: Problem) -> list[PersonNotice]:
     """Per person: whether they were told about this problem's latest notice, and how."""
-    from ..queries import latest_notices
+    from app.queries import latest_notices
 
     grouped = _reports_by_reporter(problem)
     latest = latest_notices([(reporter.id, problem.id) for reporter in grouped])
@@ -257,7 +257,7 @@ def unsubscribe(reporter: Reporter) -> None:
 def still_happening(reporter: Reporter, report: Report, words: str | None) -> Report:
     """The reporter says it is still happening: a new report from them on the same problem,
     flagged to the owner."""
-    from .reports import file_report
+    from app.services.reports import file_report
 
     if report.reporter_id != reporter.id:
         raise PermissionDenied(_("That is not your report."))

@@ -8,9 +8,9 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .extensions import db
-from .models import Problem, Report
-from .queries import problems_with_stats
+from app.extensions import db
+from app.models import Problem, Report
+from app.queries import problems_with_stats
 
 
 def _iso(value) -> str | None:

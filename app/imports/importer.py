@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import closing
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
-
-from ..extensions import db
-from ..grouping import similarity_index
-from ..models import (
+from app.extensions import db
+from app.grouping import similarity_index
+from app.models import (
     REPORT_MOVED,
     REPORT_REMOVED,
     REPORT_UPDATED,
@@ -32,11 +31,11 @@ from ..models import (
     SourceState,
     utcnow,
 )
-from ..plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
-from ..plugins import source_settings, ticket_sources
-from . import ServiceError
-from .audit import record
-from .reports import file_report, new_reporter
+from app.plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
+from app.plugins.manager import source_settings, ticket_sources
+from app.services import ServiceError
+from app.services.audit import record
+from app.services.reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
 REMOVED_TEXT = ""

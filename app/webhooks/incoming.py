@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import WebhookReceipt, utcnow
-from ..plugin_api import SourceError, WebhookRejected
-from ..plugins import source_settings, ticket_sources
-from . import ServiceError
-from .imports import ImportResult, store_ticket
+from app.extensions import db
+from app.imports.importer import ImportResult, store_ticket
+from app.models import WebhookReceipt, utcnow
+from app.plugin_api import SourceError, WebhookRejected
+from app.plugins.manager import source_settings, ticket_sources
+from app.services import ServiceError
 
 RECEIPTS_KEPT = timedelta(days=7)
 

@@ -22,10 +22,10 @@ from email.utils import format_datetime, make_msgid
 
 from flask import current_app
 
-from ..extensions import db
-from ..models import Message, MessageKind, MessageStatus, utcnow
-from ..plugin_api import SourceError
-from . import claims
+from app.extensions import db
+from app.models import Message, MessageKind, MessageStatus, utcnow
+from app.outbox import claims
+from app.plugin_api import SourceError
 
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
@@ -196,7 +196,7 @@ def _send_email(smtp: smtplib.SMTP, message: Message) -> smtplib.SMTP:
 
 
 def _write_back(message: Message) -> None:
-    from ..plugins import source_settings, ticket_sources
+    from app.plugins.manager import source_settings, ticket_sources
 
     source_name, _, external_id = message.to_address.partition(":")
     source = ticket_sources().get(source_name)

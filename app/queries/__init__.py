@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
-
-from .extensions import db
 from sqlalchemy.orm import aliased, selectinload
 
-from .models import (
+from app.extensions import db
+from app.models import (
     CLOSING_KINDS,
     HANDED_OVER,
     OPEN_STATUSES,

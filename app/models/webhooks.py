@@ -1,7 +1,7 @@
 """Outgoing webhooks' tables: the endpoints admins register, and the delivery outbox.
 
 A delivery row is written in the same transaction as the audit event that causes it
-(``app/services/outgoing_webhooks.py``), and ``careloop send-webhooks`` sends it later,
+(``app/webhooks/outgoing.py``), and ``careloop send-webhooks`` sends it later,
 with the same claiming, back-off and retry rules as the mail outbox.
 """
 
@@ -13,11 +13,11 @@ from enum import StrEnum
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from app.extensions import db
 
 
 def _utcnow() -> datetime:
-    from .models import utcnow
+    from app.models import utcnow
 
     return utcnow()
 

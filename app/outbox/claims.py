@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..extensions import db
-from ..models import utcnow
+from app.extensions import db
+from app.models import utcnow
 
 LEASE = timedelta(minutes=5)
 

@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from app.extensions import db
 
 
 def _utcnow() -> datetime:
-    from ..models import utcnow
+    from app.models import utcnow
 
     return utcnow()
 

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from flask_babel import gettext as _
 
-from ..dashboard.queries import STALE_DAYS, DigestContent, digest_for
-from ..extensions import db
-from ..i18n import language
-from ..models import Message, MessageKind, User, utcnow
-from ..queries import leaders
-from .branding import org_name as branded_org_name
-from .messages import Rendered
+from app.extensions import db
+from app.i18n import language
+from app.messaging.compose import Rendered
+from app.models import Message, MessageKind, User, utcnow
+from app.queries import leaders
+from app.queries.dashboard import STALE_DAYS, DigestContent, digest_for
+from app.services.branding import org_name as branded_org_name
 
 DIGEST_DAYS = 7
 # A leader who had a digest this recently is skipped, so running the command twice in a

@@ -31,8 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-
+from app.extensions import db
 
 _clock: ContextVar[datetime | None] = ContextVar("careloop_clock", default=None)
 
@@ -675,6 +674,7 @@ class Branding(db.Model):
 
 # The similarity index's tables live with the engine; imported here so every model is
 # known wherever ``app.models`` is (migrations, compare_metadata, create_all in tools).
-from .grouping.models import SimilarityChange, SimilarityVector  # noqa: E402,F401
-# Outgoing webhooks' endpoints and delivery outbox (app/services/outgoing_webhooks.py).
-from .webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402,F401
+from app.models.grouping import SimilarityChange, SimilarityVector  # noqa: E402,F401
+
+# Outgoing webhooks' endpoints and delivery outbox (app/webhooks/outgoing.py).
+from app.models.webhooks import WebhookDelivery, WebhookEndpoint  # noqa: E402,F401

@@ -16,8 +16,8 @@ import pluggy
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .grouping.backend import SimilarityBackend
-    from .plugin_api import ProblemInfo, ReportInfo, TicketSource
+    from app.grouping.backend import SimilarityBackend
+    from app.plugin_api import ProblemInfo, ReportInfo, TicketSource
 
 hookspec = pluggy.HookspecMarker("careloop")
 hookimpl = pluggy.HookimplMarker("careloop")

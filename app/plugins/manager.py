@@ -9,8 +9,8 @@ from importlib.metadata import entry_points
 import pluggy
 from flask import Flask, current_app
 
-from . import hookspecs
-from .plugin_api import TicketSource
+from app.plugin_api import TicketSource
+from app.plugins import hookspecs
 
 log = logging.getLogger(__name__)
 GROUP = "careloop"
@@ -43,8 +43,8 @@ def init_plugins(app: Flask) -> pluggy.PluginManager:
         versions[ep.name] = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown version"
     for plugin in app.config.get("CARELOOP_EXTRA_PLUGINS", ()):  # tests and embedding apps
         pm.register(plugin)
-    from .grouping import collect_backends
-    from .grouping.backend import BuiltinBackends
+    from app.grouping import collect_backends
+    from app.grouping.backend import BuiltinBackends
 
     pm.register(BuiltinBackends(), name="careloop.grouping")  # trylast: installed plugins win
     pm.check_pending()  # a misspelt @hookimpl fails at start-up, not silently

@@ -28,8 +28,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
-from ..extensions import db
-from ..models import (
+from app.extensions import db
+from app.i18n import current_language
+from app.labels import CHANNEL_LABELS
+from app.models import (
     CHANGE_RECORDED,
     CLOSING_KINDS,
     COMMENTED,
@@ -55,10 +57,8 @@ from ..models import (
     User,
     utcnow,
 )
-from ..i18n import current_language
-from ..labels import CHANNEL_LABELS
-from ..queries import NOTICE_KINDS, Page, awaiting_close_out, handoff_counts
-from ..templating import format_number
+from app.queries import NOTICE_KINDS, Page, awaiting_close_out, handoff_counts
+from app.templating import format_number
 
 # What counts as somebody acting on a problem (for "time since last action" and "stale").
 # Reports arriving, or a reporter saying it is still happening, are not action on it.

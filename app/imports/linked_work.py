@@ -11,13 +11,13 @@ import re
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..extensions import db
-from ..models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
-from ..plugin_api import SourceError, TicketSource
-from ..plugins import source_settings, ticket_sources
-from . import ServiceError, require_owner_or_admin
-from .audit import record
-from .messages import add_message, render_message
+from app.extensions import db
+from app.messaging.compose import add_message, render_message
+from app.models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
+from app.plugin_api import SourceError, TicketSource
+from app.plugins.manager import source_settings, ticket_sources
+from app.services import ServiceError, require_owner_or_admin
+from app.services.audit import record
 
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 

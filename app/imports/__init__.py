@@ -1,0 +1,1 @@
+"""Imports: tickets from plugins' sources become reports; linked work items carry fixes."""

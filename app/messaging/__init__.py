@@ -1,0 +1,1 @@
+"""Telling people: composing messages and the mail outbox that delivers them."""

@@ -1,0 +1,1 @@
+"""The plugin core: the hookspecs, the manager and the calls into plugins."""

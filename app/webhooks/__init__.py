@@ -1,0 +1,1 @@
+"""Webhooks: outgoing deliveries to other systems, and incoming calls from ticket sources."""
