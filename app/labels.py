@@ -22,7 +22,7 @@ CHANNEL_LABELS = {
 
 LABELS = {
     "channel": CHANNEL_LABELS,
-    # Whether a person was told (services.messages.notice_states and Reporter.contact_state).
+    # Whether a person was told (app.messaging.compose.notice_states and Reporter.contact_state).
     "notice": {
         "told": _l("told"),
         "waiting": _l("waiting"),

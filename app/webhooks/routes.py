@@ -1,9 +1,12 @@
-from flask import jsonify, request
+"""Incoming webhooks from ticket sources: ``POST /hooks/<source>``."""
+
+from flask import Blueprint, jsonify, request
 
 from app.extensions import csrf
 from app.services import ServiceError
 from app.webhooks.incoming import receive_webhook
-from app.webhooks.routes import bp
+
+bp = Blueprint("webhooks", __name__, url_prefix="/hooks")
 
 
 @bp.post("/<source>")

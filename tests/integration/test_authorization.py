@@ -89,7 +89,7 @@ MATRIX = {
     "branding.theme": ANYONE,
     "branding.logo": ANYONE,
     # Webhooks answer to the source's signature or shared secret, not to accounts.
-    "hooks.receive": ANYONE,
+    "webhooks.receive": ANYONE,
     # Load balancers' check: says only "ok", touches no data.
     "health.healthz": ANYONE,
     # API tokens for integrations.

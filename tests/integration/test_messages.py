@@ -11,7 +11,7 @@ import pytest
 
 from app import services
 from app.extensions import db
-from app.messaging.compose import notice_states
+from app.messaging.compose import notice_states, unsubscribe
 from app.messaging.mail import deliver_due
 from app.models import Message, MessageKind, MessageStatus, Problem, Report, Role, clock_at, utcnow
 from app.queries import is_closed_out
@@ -119,7 +119,7 @@ def test_one_click_unsubscribe_from_a_mail_client(story, client):
 def test_unsubscribing_withdraws_messages_not_yet_sent(story):
     services.assign_owner(story["problem"], story["leader"], story["leader"])
     db.session.commit()
-    services.messages.unsubscribe(story["maria"])
+    unsubscribe(story["maria"])
     db.session.commit()
     to_maria = [m for m in messages(MessageKind.OWNED) if m.to_address == "maria@example.net"]
     assert to_maria[0].status == MessageStatus.FAILED
