@@ -19,7 +19,8 @@ from app.api.errors import ApiError
 from app.extensions import db
 from app.models import Channel, Event, Problem, Report, ReporterKind, Status
 from app.queries import problems_with_stats
-from app.services import NotFound, PermissionDenied, ServiceError, file_report, new_reporter
+from app.services import file_report, new_reporter
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 from app.services.moderation import moderation_on
 
 DEFAULT_LIMIT = 25

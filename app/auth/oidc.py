@@ -43,7 +43,7 @@ from joserfc.errors import (
 
 from app.auth import bp
 from app.extensions import db
-from app.services import ServiceError
+from app.services.errors import ServiceError
 from app.services.users import sign_in_with_provider
 from app.web import is_safe_next
 

@@ -32,8 +32,9 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import ServiceError, require_leader, require_owner_or_admin
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.reports import REGROUP
 
 

@@ -25,8 +25,9 @@ from app.models import (
     utcnow,
 )
 from app.plugins.calls import after_commit, report_info
-from app.services import ServiceError, require_leader, require_owner_or_admin
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")

@@ -10,8 +10,8 @@ from flask_babel import ngettext
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, USER_CREATED, USER_UPDATED, Problem, Role, User
-from app.services import PermissionDenied, ServiceError
 from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
 from app.services.reports import clean_text
 
 MIN_PASSWORD = 10

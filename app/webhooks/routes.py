@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, request
 
 from app.extensions import csrf
-from app.services import ServiceError
+from app.services.errors import ServiceError
 from app.webhooks.incoming import receive_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/hooks")
