@@ -8,6 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Optional
 
+from app.services.filing import Person, Submission
+
 
 class ReportFieldsForm(FlaskForm):
     """What a person tells us. Length limits are checked by the filing service."""
@@ -24,6 +26,14 @@ class ReportFieldsForm(FlaskForm):
     @property
     def areas(self) -> list[str]:
         return current_app.config["CARELOOP_AREAS"]
+
+    def submission(self, person: Person | None, **extra) -> Submission:
+        """What the filing service needs from this form (``extra``: the spam defences' fields)."""
+        return Submission(
+            text=self.text.data, location=self.location.data, occurred_on=self.occurred_on.data,
+            impact=self.impact.data, person=person, problem_choice=self.problem_choice.data,
+            suggestions_seen=bool(self.suggestions_seen.data), **extra,
+        )
 
 
 class ContactFieldsMixin:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Callable
+from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
 from flask import abort
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from app.extensions import db
 from app.services.errors import NotFound, PermissionDenied, ServiceError
+
+T = TypeVar("T")
 
 
 def leader_required(view: Callable) -> Callable:
@@ -37,18 +38,17 @@ def admin_required(view: Callable) -> Callable:
     return wrapped
 
 
-def run_service(
-    form: FlaskForm, action: Callable[[], object], fields: dict[str, str] | None = None
-) -> bool:
+def run_service(form: FlaskForm, action: Callable[[], T], fields: dict[str, str] | None = None) -> T | None:
     """Run one service and commit; on a domain error roll back and show it on the form.
 
     ``fields`` maps a service's field names to this form's where they differ.
-    Returns True when the change was saved. Nothing is partly saved either way.
+    Returns the action's value when the change was saved (True when the action returns
+    nothing), or None when it was not. Nothing is partly saved either way.
     """
     try:
-        action()
+        value = action()
         db.session.commit()
-        return True
+        return True if value is None else value
     except PermissionDenied:
         db.session.rollback()
         abort(403)
@@ -63,7 +63,7 @@ def run_service(
             field.errors = [*field.errors, error.message]
         else:
             form.form_errors.append(error.message)
-        return False
+        return None
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -72,24 +72,3 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target
-
-
-def chosen_problem(form, *, staff: bool):
-    """The "Is it one of these?" step shared by the filing forms.
-
-    Returns (problem the person chose or None, suggestions to offer first). Suggestions
-    are offered once, when the person has not seen them yet (without JavaScript they
-    see them as a confirmation step; the script marks them seen while typing).
-    """
-    from app.models import Problem
-    from app.services.grouping import suggestions, visible_open_problem_ids
-
-    choice = (form.problem_choice.data or "").strip()
-    if choice.isdigit():
-        if int(choice) not in visible_open_problem_ids(staff=staff):
-            form.problem_choice.errors = [_("That problem cannot be chosen; pick another or file as new.")]
-            return None, suggestions(form.text.data, staff=staff)
-        return db.session.get(Problem, int(choice)), []
-    if choice == "new" or form.suggestions_seen.data:
-        return None, []
-    return None, suggestions(form.text.data, staff=staff)

@@ -14,14 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.api import bp, serializers
-from app.api.auth import current_token, limit_or_429
+from app.api.auth import current_token
 from app.api.errors import ApiError
 from app.extensions import db
-from app.models import Channel, Event, Problem, Report, ReporterKind, Status
+from app.models import Channel, Event, Problem, Report, Status
 from app.queries import problems_with_stats
-from app.services import file_report, new_reporter
+from app.security.limits import too_many_message
+from app.security.ratelimit import RateLimited, client_ip
 from app.services.errors import NotFound, PermissionDenied, ServiceError
-from app.services.moderation import moderation_on
+from app.services.filing import DuplicateExternalId, Person, Submission, submit_report
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -264,42 +265,23 @@ def create_report():
                        code="insufficient_scope",
                        headers={"WWW-Authenticate": 'Bearer realm="careloop", error="insufficient_scope", scope="read_write"'})
     body = _report_input()
-    if token is None and body.get("external_id") is not None:
-        raise _invalid("external_id", _("Only integrations with a token may give an external id."))
-    if token is not None and not (body.get("name") or "").strip():
-        raise _invalid("name", _("Give the name of the person this happened to, so their report stays theirs."))
-    occurred_on = _occurred_on(body.get("occurred_on"))
-    email = _email(body.get("email"))
-    chosen = None
-    if body.get("problem_id") is not None:
-        from app.services.grouping import visible_open_problem_ids
-
-        if body["problem_id"] not in visible_open_problem_ids(staff=token is not None):
-            raise _invalid("problem_id", _("That problem cannot be chosen; leave it out to file as new."))
-        chosen = db.session.get(Problem, body["problem_id"])
-    external_id = (body.get("external_id") or "").strip() or None
-    source = f"api-token-{token.id}" if external_id else None
-    if external_id:
-        if len(external_id) > 200:
-            raise _invalid("external_id", _("The external id is too long (at most 200 characters)."))
-        existing = db.session.scalar(select(Report.id).where(Report.source == source, Report.external_id == external_id))
-        if existing is not None:
-            raise ApiError(409, _("A report with this external id was already filed with this token."),
-                           field="external_id", existing_report_id=existing,
-                           headers={"Location": url_for("api.report", report_id=existing)})
-    if token is None:
-        limit_or_429(f"api-filing:ip:{request.remote_addr}", "CARELOOP_RATELIMIT_FILING")
+    submission = Submission(
+        text=body["text"], location=body.get("location"), occurred_on=_occurred_on(body.get("occurred_on")),
+        impact=body.get("impact"), problem_id=body.get("problem_id"), external_id=body.get("external_id"),
+        person=Person(body.get("name"), _email(body.get("email")), bool(body.get("contact_ok"))),
+    )
     try:
-        reporter = new_reporter(name=body.get("name"), email=email, contact_ok=bool(body.get("contact_ok")),
-                                kind=ReporterKind.CUSTOMER)
-        report = file_report(
-            text=body["text"], location=body.get("location"), occurred_on=occurred_on,
-            impact=body.get("impact"), reporter=reporter, channel=Channel.API,
-            problem=chosen, grouping="chosen" if chosen else None,
-            source=source, external_id=external_id,
-            hold=token is None and moderation_on(),  # like the public form: held when moderation is on
-        )
+        result = submit_report(submission, channel=Channel.API, client=client_ip(),
+                               token_id=token.id if token is not None else None)
         db.session.commit()
+    except RateLimited as error:
+        db.session.rollback()
+        raise ApiError(429, too_many_message(error.retry_after),
+                       headers={"Retry-After": str(error.retry_after)}) from None
+    except DuplicateExternalId as error:
+        db.session.rollback()
+        raise ApiError(409, error.message, field="external_id", existing_report_id=error.existing_report_id,
+                       headers={"Location": url_for("api.report", report_id=error.existing_report_id)}) from None
     except PermissionDenied as error:
         db.session.rollback()
         raise ApiError(403, error.message) from None
@@ -313,6 +295,7 @@ def create_report():
     except ServiceError as error:
         db.session.rollback()
         raise _invalid(error.field or "body", error.message) from None
+    report = result.report
     private_url = current_app.config["CARELOOP_BASE_URL"] + url_for("public.my_report", token=report.reporter.token)
     if token is None:
         response = jsonify(id=report.id, created_at=serializers.when(report.created_at), private_url=private_url,

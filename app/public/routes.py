@@ -18,61 +18,41 @@ from app.queries import latest_notices, paginate_rows, published_change, publish
 from app.security import spam
 from app.security.limits import json_too_many, rate_limited, too_many_message
 from app.security.ratelimit import RateLimited, client_ip, hit
-from app.services import file_report, new_reporter
+from app.services.filing import ChooseFirst, Discarded, Filed, Person, submit_report
 from app.services.grouping import suggestions
-from app.services.moderation import moderation_on
 from app.templating import format_date
-from app.web import chosen_problem, is_safe_next, run_service
+from app.web import is_safe_next, run_service
 
 
 @bp.route("/", methods=["GET", "POST"])
 def index():
     form = PublicReportForm()
-    filed, offered = {}, []
-    valid = form.validate_on_submit()
-    if valid and spam.is_bot(form.extra_notes.data):
-        spam.record_discarded("honeypot", client_ip())
-        return _discarded_thanks()
-    if form.is_submitted() and spam.too_quick(form.shown.data):
-        # A person who is just fast (or whose page is old) sends it again; nothing is lost.
-        form.form_errors.append(_("We have not sent your report yet: it came back faster than we expected "
-                                  "from a person. Please check it and press “Send my report” again."))
-        if spam.seconds_since_shown(form.shown.data) is None:
-            form.shown.data = spam.form_shown_token()
-    elif valid:
-        chosen, offered = chosen_problem(form, staff=False)
-        if not offered and not form.problem_choice.errors:
-            try:
-                hit("filing", client_ip())
-            except RateLimited as error:
-                form.form_errors.append(too_many_message(error.retry_after) + " "
-                                        + _("Your words are kept below; nothing has been saved yet."))
-                return _render_index(form, offered, 429, error.retry_after)
-
-            def file():
-                reporter = new_reporter(
-                    name=form.name.data, email=form.email.data, contact_ok=form.contact_ok.data
-                )
-                filed["report"] = file_report(
-                    text=form.text.data,
-                    location=form.location.data,
-                    occurred_on=form.occurred_on.data,
-                    impact=form.impact.data,
-                    reporter=reporter,
-                    channel=Channel.WEB,
-                    problem=chosen,
-                    grouping="chosen" if chosen else None,
-                    hold=moderation_on(),
-                )
-
-            if run_service(form, file):
-                return redirect(url_for("public.thanks", token=filed["report"].reporter.token))
+    offered = []
+    if form.validate_on_submit():
+        try:
+            result = run_service(form, lambda: submit_report(
+                form.submission(Person(form.name.data, form.email.data, form.contact_ok.data),
+                                honeypot=form.extra_notes.data, shown=form.shown.data),
+                channel=Channel.WEB, client=client_ip()))
+        except RateLimited as error:
+            form.form_errors.append(too_many_message(error.retry_after) + " "
+                                    + _("Your words are kept below; nothing has been saved yet."))
+            return _render_index(form, offered, 429, error.retry_after)
+        if isinstance(result, Discarded):
+            return _discarded_thanks()
+        if isinstance(result, Filed):
+            return redirect(url_for("public.thanks", token=result.report.reporter.token))
+        if isinstance(result, ChooseFirst):
+            offered = result.suggestions
+            if result.refused_choice:
+                form.problem_choice.errors = [_("That problem cannot be chosen; pick another or file as new.")]
     status = 422 if form.errors or form.form_errors or form.problem_choice.errors else 200
     return _render_index(form, offered, status)
 
 
 def _render_index(form, offered, status, retry_after=None):
-    if not form.shown.data:
+    # A missing or forged "shown" stamp gets a new one; a good one keeps its time.
+    if spam.seconds_since_shown(form.shown.data) is None:
         form.shown.data = spam.form_shown_token()
     recent = db.session.execute(published_changes_query().limit(3)).all()
     response = make_response(render_template("public/index.html", form=form, recent=recent, offered=offered), status)

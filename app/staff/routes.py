@@ -2,13 +2,12 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.models import Channel, ReporterKind
+from app.models import Channel
 from app.queries import latest_notices, reports_filed_by
-from app.services import file_report as file_report_service
-from app.services import new_reporter, reporter_for_user
+from app.services.filing import ChooseFirst, Filed, Person, submit_report
 from app.staff import bp
 from app.staff.forms import StaffReportForm
-from app.web import chosen_problem, run_service
+from app.web import run_service
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -17,33 +16,18 @@ def file_report():
     form = StaffReportForm()
     offered = []
     if form.validate_on_submit():
-        chosen, offered = chosen_problem(form, staff=True)
-
-        def file():
-            if form.on_behalf.data == "self":
-                reporter = reporter_for_user(current_user)
-            else:
-                reporter = new_reporter(
-                    name=form.customer_name.data,
-                    email=form.customer_email.data,
-                    contact_ok=form.customer_contact_ok.data,
-                    kind=ReporterKind.CUSTOMER,
-                )
-            file_report_service(
-                text=form.text.data,
-                location=form.location.data,
-                occurred_on=form.occurred_on.data,
-                impact=form.impact.data,
-                reporter=reporter,
-                channel=Channel.STAFF,
-                filed_by=current_user,
-                problem=chosen,
-                grouping="chosen" if chosen else None,
-            )
-
-        if not offered and not form.problem_choice.errors and run_service(form, file, fields={"email": "customer_email", "name": "customer_name"}):
+        person = None if form.on_behalf.data == "self" else Person(
+            form.customer_name.data, form.customer_email.data, form.customer_contact_ok.data)
+        result = run_service(form, lambda: submit_report(form.submission(person), channel=Channel.STAFF,
+                                                         filed_by=current_user),
+                             fields={"email": "customer_email", "name": "customer_name"})
+        if isinstance(result, Filed):
             flash(_("Report filed. You can follow it under “My reports”."), "success")
             return redirect(url_for("staff.my_reports"))
+        if isinstance(result, ChooseFirst):
+            offered = result.suggestions
+            if result.refused_choice:
+                form.problem_choice.errors = [_("That problem cannot be chosen; pick another or file as new.")]
     status = 422 if form.errors or form.problem_choice.errors else 200
     return render_template("staff/file_report.html", form=form, offered=offered), status
 
