@@ -28,7 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff
+    from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff, urls
     from app.plugins.manager import init_plugins
     from app.security import limits
     from app.templating import init_templating
@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     limits.init_app(app)  # the client's address behind proxies; the 429 page
     init_templating(app)
+    urls.init_app(app)  # external_url() in templates: links that leave the app
 
     from app.cli import init_cli
 

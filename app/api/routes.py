@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from app.security.limits import too_many_message
 from app.security.ratelimit import RateLimited, client_ip
 from app.services.errors import NotFound, PermissionDenied, ServiceError
 from app.services.filing import DuplicateExternalId, Person, Submission, submit_report
+from app.urls import external_url
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -296,7 +297,7 @@ def create_report():
         db.session.rollback()
         raise _invalid(error.field or "body", error.message) from None
     report = result.report
-    private_url = current_app.config["CARELOOP_BASE_URL"] + url_for("public.my_report", token=report.reporter.token)
+    private_url = external_url("public.my_report", token=report.reporter.token)
     if token is None:
         response = jsonify(id=report.id, created_at=serializers.when(report.created_at), private_url=private_url,
                            held=report.moderation is not None)

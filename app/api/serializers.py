@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 
 from app.models import Event, Problem, Report, User
+from app.urls import external_url
 
 
 def when(value: datetime | None) -> str | None:
@@ -37,7 +38,6 @@ def _change(problem: Problem) -> dict[str, Any] | None:
 def public_problem(row) -> dict[str, Any]:
     """Exactly what "We changed this" shows: no reporter, no internal title or notes."""
     problem: Problem = row.Problem
-    base = current_app.config["CARELOOP_BASE_URL"]
     return {
         "id": problem.id,
         "public_title": problem.public_title,
@@ -49,7 +49,7 @@ def public_problem(row) -> dict[str, Any]:
         "published_at": when(problem.published_at),
         "links": {
             "self": url_for("api.problem", problem_id=problem.id),
-            "html": base + url_for("public.change", problem_id=problem.id),
+            "html": external_url("public.change", problem_id=problem.id),
         },
     }
 
@@ -57,7 +57,6 @@ def public_problem(row) -> dict[str, Any]:
 def full_problem(row) -> dict[str, Any]:
     """A problem as a leader sees it."""
     problem: Problem = row.Problem
-    base = current_app.config["CARELOOP_BASE_URL"]
     return {
         "id": problem.id,
         "title": problem.title,
@@ -82,7 +81,7 @@ def full_problem(row) -> dict[str, Any]:
             "self": url_for("api.problem", problem_id=problem.id),
             "events": url_for("api.problem_events", problem_id=problem.id),
             "reports": url_for("api.reports", problem_id=problem.id),
-            "html": base + url_for("leaders.problem", problem_id=problem.id),
+            "html": external_url("leaders.problem", problem_id=problem.id),
         },
     }
 

@@ -45,6 +45,7 @@ from app.auth import bp
 from app.extensions import db
 from app.services.errors import ServiceError
 from app.services.users import sign_in_with_provider
+from app.urls import external_url
 from app.web import is_safe_next
 
 CLIENT_NAME = "careloop_oidc"
@@ -89,7 +90,7 @@ def _issuer() -> str:
 
 def redirect_uri() -> str:
     """The address to register at the provider: ``<CARELOOP_BASE_URL>/login/sso/callback``."""
-    return current_app.config["CARELOOP_BASE_URL"].rstrip("/") + url_for("auth.sso_callback")
+    return external_url("auth.sso_callback")
 
 
 def oidc_client() -> FlaskOAuth2App:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -29,6 +29,7 @@ from app.queries.dashboard import (
     headline,
     leader_record,
 )
+from app.urls import external_url
 from app.web import leader_required
 
 PER_PAGE = 25
@@ -135,7 +136,6 @@ def backlog_csv():
     rows = backlog_rows(f, now)
     owners = dict(db.session.execute(db.select(User.id, User.name)).all())
     channels = channels_of(backlog_ids(f, now))
-    base = current_app.config["CARELOOP_BASE_URL"]
     table = []
     for row in rows:
         p = row.Problem
@@ -144,7 +144,7 @@ def backlog_csv():
             _iso(row.first_at), _days(row.first_at, now), _iso(row.acted_at), _days(row.acted_at, now),
             p.due_on.isoformat() if p.due_on else "", "yes" if p.due_on and p.due_on < now.date() else "no",
             row.handoffs, " ".join(f"{c}:{n}" for c, n in channels.get(p.id, [])),
-            base + url_for("leaders.problem", problem_id=p.id),
+            external_url("leaders.problem", problem_id=p.id),
         ))
     return csv_response(BACKLOG_COLUMNS, table, f"careloop-backlog-{now:%Y-%m-%d}.csv")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from flask_babel import gettext as _
 
 from app.extensions import db
@@ -19,6 +18,7 @@ from app.plugins.manager import source_settings, ticket_sources
 from app.services.audit import record
 from app.services.errors import ServiceError
 from app.services.permissions import require_owner_or_admin
+from app.urls import external_url
 
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
@@ -38,7 +38,7 @@ def _source(name: str) -> TicketSource:
 
 
 def _problem_url(problem: Problem) -> str:
-    return f"{current_app.config['CARELOOP_BASE_URL']}/problems/{problem.id}"
+    return external_url("leaders.problem", problem_id=problem.id)
 
 
 def link_work(problem: Problem, actor: User, source_name: str, key: str) -> ProblemLink:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -37,6 +37,7 @@ from app.services.branding import org_name as branded_org_name
 from app.services.errors import PermissionDenied
 from app.services.permissions import require_owner_or_admin
 from app.services.reports import clean_text
+from app.urls import external_url
 
 QUOTE_CHARS = 600
 # Lazy: each subject is translated when a message is rendered, in its recipient's language.
@@ -67,10 +68,9 @@ class Rendered:
 
 
 def _links(reporter: Reporter) -> dict[str, str]:
-    base = current_app.config["CARELOOP_BASE_URL"]
     return {
-        "report_url": f"{base}/r/{reporter.token}",
-        "unsubscribe_url": f"{base}/r/{reporter.token}/unsubscribe",
+        "report_url": external_url("public.my_report", token=reporter.token),
+        "unsubscribe_url": external_url("public.unsubscribe_page", token=reporter.token),
     }
 
 
@@ -92,7 +92,6 @@ def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rende
     context = dict(
         kind=kind, problem=problem, reporter=reporter, reports=list(reports), note=note,
         org_name=branded_org_name(),
-        base_url=current_app.config["CARELOOP_BASE_URL"],
         owner=problem.owner, quote_chars=QUOTE_CHARS, **extra,
     )
     if reporter is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import gettext as _
 
 from app.extensions import db
@@ -49,7 +49,7 @@ def render_digest(leader: User, content: DigestContent, now: datetime) -> Render
     """A leader's digest, in the organisation's default language."""
     context = dict(
         leader=leader, digest=content, now=now, stale_days=STALE_DAYS,
-        org_name=branded_org_name(), base_url=current_app.config["CARELOOP_BASE_URL"],
+        org_name=branded_org_name(),
     )
     with language(None):
         return Rendered(

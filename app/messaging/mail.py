@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, utcnow
 from app.outbox import claims
 from app.plugin_api import SourceError
+from app.urls import external_url
 
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
@@ -170,8 +171,7 @@ def build_email(message: Message) -> EmailMessage:
     if config["CARELOOP_REPLY_TO"]:
         email["Reply-To"] = config["CARELOOP_REPLY_TO"]
     if message.reporter is not None and message.user_id is None:
-        base = config["CARELOOP_BASE_URL"]
-        email["List-Unsubscribe"] = f"<{base}/r/{message.reporter.token}/unsubscribe>"
+        email["List-Unsubscribe"] = f"<{external_url('public.unsubscribe_page', token=message.reporter.token)}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text)
     if message.body_html:

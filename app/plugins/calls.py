@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Problem, Report
 from app.plugin_api import ProblemInfo, ReportInfo
+from app.urls import external_url
 
 _KEY = "careloop.after_commit"
 
@@ -48,11 +49,10 @@ def report_info(report: Report) -> ReportInfo:
 
 
 def problem_info(problem: Problem) -> ProblemInfo:
-    from flask import current_app
 
     url = None
     if problem.published_at is not None:  # built by hand: there may be no request (CLI, imports)
-        url = f"{current_app.config['CARELOOP_BASE_URL']}/changes/{problem.id}"
+        url = external_url("public.change", problem_id=problem.id)
     return ProblemInfo(
         id=problem.id,
         title=problem.title,

@@ -21,6 +21,7 @@ from app.security.ratelimit import RateLimited, client_ip, hit
 from app.services.filing import ChooseFirst, Discarded, Filed, Person, submit_report
 from app.services.grouping import suggestions
 from app.templating import format_date
+from app.urls import external_url
 from app.web import is_safe_next, run_service
 
 
@@ -67,7 +68,7 @@ def _discarded_thanks():
 
     token = new_token()
     reporter = SimpleNamespace(token=token, contact_ok=False, email=None)
-    link = current_app.config["CARELOOP_BASE_URL"] + url_for("public.my_report", token=token)
+    link = external_url("public.my_report", token=token)
     return _private(make_response(render_template("public/thanks.html", reporter=reporter, link=link)))
 
 
@@ -104,7 +105,7 @@ def _private(response):
 @bp.route("/r/<token>/thanks")
 def thanks(token):
     reporter = _reporter_or_404(token)
-    link = current_app.config["CARELOOP_BASE_URL"] + url_for("public.my_report", token=token)
+    link = external_url("public.my_report", token=token)
     return _private(make_response(render_template("public/thanks.html", reporter=reporter, link=link)))
 
 
@@ -173,23 +174,22 @@ def change(problem_id):
 
 @bp.route("/changes.atom")
 def changes_feed():
-    base = current_app.config["CARELOOP_BASE_URL"]
     from app.services.branding import org_name
 
     org = org_name()
     rows = db.session.execute(published_changes_query().limit(50)).all()
     feed = FeedGenerator()
-    feed.id(base + url_for("public.changes"))
+    feed.id(external_url("public.changes"))
     feed.title(_("%(org)s: We changed this", org=org))
     feed.subtitle(_("Changes made because people told us something wasn't working."))
-    feed.link(href=base + url_for("public.changes"), rel="alternate")
-    feed.link(href=base + url_for("public.changes_feed"), rel="self")
+    feed.link(href=external_url("public.changes"), rel="alternate")
+    feed.link(href=external_url("public.changes_feed"), rel="self")
     feed.language(current_language())
     # Oldest first: feedgen puts each new entry at the top.
     for row in reversed(rows):
         problem = row.Problem
         entry = feed.add_entry()
-        url = base + url_for("public.change", problem_id=problem.id)
+        url = external_url("public.change", problem_id=problem.id)
         entry.id(url)
         entry.link(href=url)
         entry.title(problem.public_title)

@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models import BRANDING_CHANGED, Branding, User, utcnow
 from app.services.audit import record
 from app.services.errors import PermissionDenied, ServiceError
+from app.urls import external_url
 
 ORG_NAME_MAX = 120
 WELCOME_MAX = 1000
@@ -73,9 +74,9 @@ class Look:
         text = (self.welcome_text or "").replace("\r\n", "\n")
         return [p.strip() for p in text.split("\n\n") if p.strip()]
 
-    def logo_url(self, base_url: str) -> str | None:
+    def logo_url(self) -> str | None:
         """The logo's absolute address (for emails), versioned so a new logo is fetched anew."""
-        return f"{base_url.rstrip('/')}/branding/logo?v={self.logo_version}" if self.has_logo else None
+        return external_url("branding.logo", v=self.logo_version) if self.has_logo else None
 
 
 def _look_from(row: Branding | None) -> Look:

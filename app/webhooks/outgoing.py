@@ -67,6 +67,7 @@ from app.outbox import claims
 from app.outbox.claims import LEASE
 from app.security import netguard
 from app.services.errors import PermissionDenied, ServiceError
+from app.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -339,10 +340,6 @@ def _forget(session: Session, transaction) -> None:
 
 # --- Payloads ------------------------------------------------------------------------------
 
-def _base() -> str:
-    return current_app.config["CARELOOP_BASE_URL"]
-
-
 def leader_title(problem: Problem) -> str | None:
     """The problem's title once a leader has written one; None while it is still the working
     title Careloop made from the first report's words (those are the reporter's words)."""
@@ -367,8 +364,8 @@ def problem_payload(problem: Problem) -> dict[str, Any]:
         "owner": problem.owner.name if problem.owner else None,
         "people_affected": problem.people_affected,
         "reports": reports,
-        "url": f"{_base()}/problems/{problem.id}",
-        "public_url": f"{_base()}/changes/{problem.id}" if problem.published_at else None,
+        "url": external_url("leaders.problem", problem_id=problem.id),
+        "public_url": external_url("public.change", problem_id=problem.id) if problem.published_at else None,
     }
 
 
@@ -387,7 +384,7 @@ def _event_details(name: str, event: Event | None, problem: Problem | None) -> d
         return {"change": {"public_title": problem.public_title, "public_summary": problem.public_summary,
                            "since": problem.change_since.isoformat() if problem.change_since else None,
                            "published_at": _iso(problem.published_at),
-                           "public_url": f"{_base()}/changes/{problem.id}"}}
+                           "public_url": external_url("public.change", problem_id=problem.id)}}
     if name == "problem.declined":
         return {"reason": details.get("reason")}
     if name == "problem.merged":
