@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, init_db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    db.init_app(app)
+    init_db(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -7,7 +7,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -34,7 +34,16 @@ login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 
 
-@event.listens_for(Engine, "connect")
+def init_db(app) -> None:
+    """Bind the database to this app; SQLite engines get their pragmas on every connection
+    (registered per engine here, never on SQLAlchemy's global Engine class at import)."""
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+
+
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite: readers do not block the writer (WAL), and a busy database waits instead of
     failing at once, so several threads or processes can share one file."""

@@ -192,9 +192,10 @@ def password_login_refused():
         "here. Ask an admin."))
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _sign_in_options() -> dict[str, Any]:
-    """What the sign-in page offers (templates/auth/login.html)."""
+    """What the sign-in page offers (templates/auth/login.html); only for this blueprint's
+    pages, so rendering an email or another page does not run it."""
     return {
         "sso_enabled": sso_enabled,
         "sso_label": sso_label,

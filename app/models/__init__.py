@@ -266,12 +266,6 @@ class Problem(db.Model):
         )
 
     @property
-    def latest_report_at(self) -> datetime | None:
-        return db.session.scalar(
-            select(func.max(Report.created_at)).where(Report.problem_id == self.id)
-        )
-
-    @property
     def handoffs(self) -> list[Event]:
         return [e for e in self.events if e.verb == HANDED_OVER]
 

@@ -79,8 +79,6 @@ def clean_text(value: str | None, *, field: str, label: str, limit: int, require
               label=label, length=format_number(len(text)), limit=format_number(limit)),
             field=field,
         )
-    if "\x00" in text:
-        raise ServiceError(_("%(label)s contains a character we cannot store (NUL).", label=label), field=field)
     return text
 
 
