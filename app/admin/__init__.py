@@ -1,10 +1,10 @@
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from app.admin import (
-    api_tokens,  # noqa: E402,F401  (tokens for the JSON API: /admin/api-tokens)
-    locks,  # noqa: E402,F401  (accounts locked after failed sign-ins)
-    routes,  # noqa: E402,F401
-    webhooks,  # noqa: E402,F401  (outgoing webhooks: /admin/webhooks)
+    api_tokens,  # noqa: F401  (tokens for the JSON API: /admin/api-tokens)
+    locks,  # noqa: F401  (accounts locked after failed sign-ins)
+    routes,  # noqa: F401
+    webhooks,  # noqa: F401  (outgoing webhooks: /admin/webhooks)
 )
+from app.admin.blueprint import bp
+
+__all__ = ["bp"]

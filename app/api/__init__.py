@@ -9,13 +9,14 @@ The OpenAPI document is served at ``/api/v1/openapi.json`` (built in ``openapi.p
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
 from app.api import auth, routes  # noqa: F401  (their views and hooks register on bp)
+from app.api.blueprint import bp
+
+__all__ = ["bp"]
 from app.api.errors import handle_database_unavailable, handle_http_exception
 
 bp.register_error_handler(HTTPException, handle_http_exception)

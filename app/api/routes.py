@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.api import bp, serializers
+from app.api import serializers
 from app.api.auth import current_token
+from app.api.blueprint import bp
 from app.api.errors import ApiError
 from app.extensions import db
 from app.models import Channel, Event, Problem, Report, Status

@@ -1,5 +1,5 @@
-from flask import Blueprint
 
-bp = Blueprint("auth", __name__)
+from app.auth import oidc, routes  # noqa: F401
+from app.auth.blueprint import bp
 
-from app.auth import oidc, routes  # noqa: E402,F401
+__all__ = ["bp"]

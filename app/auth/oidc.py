@@ -41,7 +41,7 @@ from joserfc.errors import (
     JoseError,
 )
 
-from app.auth import bp
+from app.auth.blueprint import bp
 from app.extensions import db
 from app.services.errors import ServiceError
 from app.services.users import sign_in_with_provider

@@ -4,8 +4,8 @@ The admin page is ``/admin/branding`` (``branding.edit``); the rules live in
 ``app/services/branding.py`` and the colour maths in ``app/colour.py``.
 """
 
-from flask import Blueprint
 
-bp = Blueprint("branding", __name__)
+from app.branding import routes  # noqa: F401
+from app.branding.blueprint import bp
 
-from app.branding import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import colour
-from app.branding import bp
+from app.branding.blueprint import bp
 from app.branding.forms import BrandingForm
 from app.extensions import db
 from app.services.branding import (

@@ -1,7 +1,7 @@
 """The leaders' view: the dashboard, the backlog, each leader's page, and CSV exports."""
 
-from flask import Blueprint
 
-bp = Blueprint("dashboard", __name__)
+from app.dashboard import routes  # noqa: F401
+from app.dashboard.blueprint import bp
 
-from app.dashboard import routes  # noqa: E402,F401
+__all__ = ["bp"]

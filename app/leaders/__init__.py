@@ -1,8 +1,8 @@
-from flask import Blueprint
-
-bp = Blueprint("leaders", __name__)
 
 from app.leaders import (
-    moderation,  # noqa: E402,F401  (reports held for moderation)
-    routes,  # noqa: E402,F401
+    moderation,  # noqa: F401  (reports held for moderation)
+    routes,  # noqa: F401
 )
+from app.leaders.blueprint import bp
+
+__all__ = ["bp"]

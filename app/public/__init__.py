@@ -1,5 +1,5 @@
-from flask import Blueprint
 
-bp = Blueprint("public", __name__)
+from app.public import routes  # noqa: F401
+from app.public.blueprint import bp
 
-from app.public import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -12,7 +12,7 @@ from app.extensions import csrf, db
 from app.i18n import current_language
 from app.messaging.compose import still_happening, unsubscribe
 from app.models import Channel, Report, Reporter
-from app.public import bp
+from app.public.blueprint import bp
 from app.public.forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
 from app.queries import latest_notices, paginate_rows, published_change, published_changes_query
 from app.security import spam

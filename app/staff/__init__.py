@@ -1,5 +1,5 @@
-from flask import Blueprint
 
-bp = Blueprint("staff", __name__, url_prefix="/staff")
+from app.staff import routes  # noqa: F401
+from app.staff.blueprint import bp
 
-from app.staff import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from app.models import Channel
 from app.queries import latest_notices, reports_filed_by
 from app.services.filing import ChooseFirst, Filed, Person, submit_report
-from app.staff import bp
+from app.staff.blueprint import bp
 from app.staff.forms import StaffReportForm
 from app.web import run_service
 

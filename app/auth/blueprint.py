@@ -1,0 +1,5 @@
+"""The auth blueprint, apart from its views so they can import it without a cycle."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)

@@ -1,0 +1,5 @@
+"""The public blueprint, apart from its views so they can import it without a cycle."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
