@@ -7,13 +7,23 @@ from typing import Any
 
 from flask import Flask
 
-from app.extensions import csrf, db, init_db, login_manager, migrate
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build an app: configuration, extensions, blueprints, errors and commands. Wiring only."""
+    """Build an app: configuration, extensions, blueprints, errors and commands. Wiring only.
+
+    Everything is imported here, not at the top, so that ``import app.plugin_api`` (what a
+    plugin does) loads neither the database nor the rest of the app.
+    """
+    from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff, urls
+    from app.cli import init_cli
+    from app.extensions import csrf, db, init_db, login_manager, migrate
+    from app.plugins.manager import init_plugins
+    from app.security import limits
+    from app.templating import init_templating
+    from app.webhooks import routes as hooks
+
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -28,12 +38,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff, urls
-    from app.plugins.manager import init_plugins
-    from app.security import limits
-    from app.templating import init_templating
-    from app.webhooks import routes as hooks
-
     i18n.init_app(app)
     labels.init_app(app)
     init_plugins(app)
@@ -45,8 +49,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)  # the client's address behind proxies; the 429 page
     init_templating(app)
     urls.init_app(app)  # external_url() in templates: links that leave the app
-
-    from app.cli import init_cli
-
     init_cli(app)
     return app
