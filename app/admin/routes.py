@@ -6,8 +6,8 @@ from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
 from app.models import User
-from app.services import create_user, update_user
 from app.services.errors import ServiceError
+from app.services.users import create_user, update_user
 from app.web import admin_required, run_service
 
 

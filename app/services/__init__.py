@@ -8,47 +8,35 @@ and its audit event land together or not at all.
 A service raises ``ServiceError`` (or its subclasses ``PermissionDenied`` and ``NotFound``,
 all in ``app/services/errors.py``) with a message a person understands; ``field`` names the
 form field it belongs to. Who may do what is checked in ``app/services/permissions.py``.
+
+Import operations from their modules (``from app.services.problems import assign_owner``).
+For views and tests that read better as ``services.assign_owner(...)``, the common ones are
+also attributes of this package, loaded when first used, so importing the package runs
+nothing and makes no import cycle.
 """
 
 from __future__ import annotations
 
-from app.services.errors import NotFound, PermissionDenied, ServiceError
-from app.services.permissions import require_leader, require_owner_or_admin
-from app.services.problems import (
-    add_comment,
-    assign_owner,
-    change_description_problems,
-    decline,
-    edit_problem,
-    publish,
-    record_change,
-    reopen,
-    start_work,
-    unpublish,
-)
-from app.services.reports import file_report, move_report, new_reporter, reporter_for_user
-from app.services.users import create_user, update_user
+from importlib import import_module
 
-__all__ = [
-    "require_leader",
-    "require_owner_or_admin",
-    "NotFound",
-    "PermissionDenied",
-    "ServiceError",
-    "add_comment",
-    "assign_owner",
-    "change_description_problems",
-    "create_user",
-    "decline",
-    "edit_problem",
-    "file_report",
-    "move_report",
-    "new_reporter",
-    "publish",
-    "record_change",
-    "reopen",
-    "reporter_for_user",
-    "start_work",
-    "unpublish",
-    "update_user",
-]
+_OPERATIONS = {
+    "app.services.errors": ("NotFound", "PermissionDenied", "ServiceError"),
+    "app.services.permissions": ("require_leader", "require_owner_or_admin"),
+    "app.services.problems": ("add_comment", "assign_owner", "change_description_problems", "decline",
+                              "edit_problem", "publish", "record_change", "reopen", "start_work", "unpublish"),
+    "app.services.reports": ("file_report", "move_report", "new_reporter", "reporter_for_user"),
+    "app.services.users": ("create_user", "update_user"),
+}
+_HOME = {name: module for module, names in _OPERATIONS.items() for name in names}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        return getattr(import_module(_HOME[name]), name)
+    try:  # submodules as attributes (services.grouping), as a package's own would be
+        return import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -22,8 +22,9 @@ def _modules() -> dict[str, Path]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module -> the app modules it imports at module level (imports inside functions, and
-    under ``if TYPE_CHECKING:``, run later or never, so they cannot make a cycle at import)."""
+    """Module -> the app modules its import runs: what it imports at module level, and the
+    packages above those (imports inside functions, and under ``if TYPE_CHECKING:``, run later
+    or never, so they cannot make a cycle at import)."""
     modules = _modules()
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
@@ -41,7 +42,11 @@ def import_graph() -> dict[str, set[str]]:
                     base = ".".join(parts + ([node.module] if node.module else []))
                 for alias in node.names:
                     edges.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
-        graph[name] = {e for e in edges if e in modules and e != name}
+        # Importing app.a.b.c first runs app/a/__init__.py and app/a/b/__init__.py, unless they
+        # are this module's own packages (already being imported when it runs).
+        own = {".".join(name.split(".")[:i]) for i in range(1, len(name.split(".")) + 1)}
+        implied = {".".join(e.split(".")[:i]) for e in edges for i in range(2, len(e.split(".")))}
+        graph[name] = {e for e in edges | implied if e in modules and e not in own}
     return graph
 
 
