@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from app import create_app
+from app.api.cli import api_tokens_command
+from app.demo import DEMO_LOGINS, load_demo_data
 from app.extensions import db
+from app.grouping.cli import grouping_eval, grouping_reindex
+from app.imports.importer import get_source, import_from_source
+from app.imports.linked_work import check_linked_work
+from app.messaging.digest import write_digests
+from app.messaging.mail import MailNotConfigured, deliver_due
 from app.models import Role
+from app.plugins.manager import plugin_manager, ticket_sources
+from app.queries.export import iter_problems, iter_reports
+from app.services.errors import ServiceError
+from app.services.users import create_user
+from app.webhooks import outgoing as outgoing_webhooks
 
 
 def main() -> None:
-    from app import create_app
 
     FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
 
@@ -29,12 +42,10 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(send_webhooks)
     app.cli.add_command(digest_command)
 
-    from app.grouping.cli import grouping_eval, grouping_reindex
 
     app.cli.add_command(grouping_eval)
     app.cli.add_command(grouping_reindex)
 
-    from app.api.cli import api_tokens_command
 
     app.cli.add_command(api_tokens_command)
 
@@ -52,8 +63,6 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from app.services.errors import ServiceError
-    from app.services.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -72,7 +81,6 @@ def create_user_command(name, email, role, password):
 @with_appcontext
 def demo_data():
     """Load demo accounts, reports and problems (safe to run again)."""
-    from app.demo import DEMO_LOGINS, load_demo_data
 
     created = load_demo_data()
     db.session.commit()
@@ -91,7 +99,6 @@ def export():
 @with_appcontext
 def export_reports():
     """One JSON object per report."""
-    from app.queries.export import iter_reports
 
     for line in iter_reports():
         click.echo(json.dumps(line, ensure_ascii=False))
@@ -101,7 +108,6 @@ def export_reports():
 @with_appcontext
 def export_problems():
     """One JSON object per problem."""
-    from app.queries.export import iter_problems
 
     for line in iter_problems():
         click.echo(json.dumps(line, ensure_ascii=False))
@@ -112,10 +118,6 @@ def export_problems():
 @with_appcontext
 def import_command(source):
     """Import new and changed tickets from SOURCE (a source name, or "all")."""
-    from app.imports.importer import get_source, import_from_source
-    from app.imports.linked_work import check_linked_work
-    from app.plugins.manager import ticket_sources
-    from app.services.errors import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False
@@ -140,9 +142,7 @@ def import_command(source):
 @with_appcontext
 def plugins_command():
     """List loaded plugins, their versions and the hooks they implement."""
-    from flask import current_app
 
-    from app.plugins.manager import plugin_manager
 
     pm = plugin_manager()
     versions = current_app.extensions["careloop.plugin_versions"]
@@ -160,9 +160,7 @@ def plugins_command():
 @with_appcontext
 def send_mail(watch, interval):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
-    import time
 
-    from app.messaging.mail import MailNotConfigured, deliver_due
 
     while True:
         try:
@@ -182,14 +180,12 @@ def send_mail(watch, interval):
 @with_appcontext
 def send_webhooks(watch, interval):
     """Deliver outgoing webhooks that are due, once (or continuously with --watch)."""
-    import time
 
-    from app.webhooks.outgoing import SendResult, deliver_due
 
     while True:
-        result = SendResult()
+        result = outgoing_webhooks.SendResult()
         while True:  # everything due now, batch after batch
-            batch = deliver_due()
+            batch = outgoing_webhooks.deliver_due()
             if not (batch.delivered or batch.retrying or batch.failed):
                 break
             result.delivered += batch.delivered
@@ -207,7 +203,6 @@ def send_webhooks(watch, interval):
 @with_appcontext
 def digest_command(force):
     """Write each active leader's weekly digest to the outbox (run weekly from a scheduler)."""
-    from app.messaging.digest import write_digests
 
     result = write_digests(force=force)
     db.session.commit()

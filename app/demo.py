@@ -10,7 +10,8 @@ from flask import current_app
 
 from app import services
 from app.extensions import db
-from app.models import Channel, Problem, Role, User, clock_at
+from app.messaging.compose import still_happening
+from app.models import Channel, Message, MessageStatus, Problem, Role, User, clock_at
 
 DEMO_LOGINS = [
     ("admin", "admin@example.org", "demo-admin-pass"),
@@ -215,7 +216,6 @@ def _approve_public_titles() -> None:
 def _deliver_old_messages() -> None:
     """The story's older messages went out long ago; one bounced, so its problem is not
     closed out until a leader marks that person unreachable."""
-    from app.models import Message, MessageStatus
 
     db.session.flush()
     for message in db.session.scalars(db.select(Message).order_by(Message.id)):
@@ -282,7 +282,6 @@ def _tell(story: dict, users: dict[str, User], frankie: User, staff_self) -> Non
         with clock_at(_ago(days)):
             services.decline(problem, owner, reason)
     if "still" in story:
-        from app.messaging.compose import still_happening
 
         index, days, words = story["still"]
         with clock_at(_ago(days)):

@@ -12,6 +12,8 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from app.i18n import RTL_LANGUAGES, current_language
+
 CHANNEL_LABELS = {
     "web": _l("Web page"),
     "staff": _l("Filed by staff"),
@@ -96,7 +98,6 @@ def bdi(value) -> Markup | str:
     a Latin name inside an Arabic sentence keeps its place instead of pulling the words around
     it into left-to-right order: ``{{ _('%(who)s took ownership', who=name|bdi) }}``.
     Left-to-right pages get the plain (escaped) text."""
-    from app.i18n import RTL_LANGUAGES, current_language
 
     if current_language() in RTL_LANGUAGES:
         return Markup("<bdi>%s</bdi>") % value

@@ -12,6 +12,7 @@ from flask_babel import ngettext
 
 from app.i18n import current_language
 from app.models import STATUS_LABELS, Status, utcnow
+from app.services.branding import current_branding
 
 # Dates and numbers follow the page's language (Flask-Babel's locale). English keeps the
 # day-month-year order and 24-hour clock Careloop always used ("22 November 2026, 14:05"),
@@ -83,7 +84,6 @@ def init_templating(app: Flask) -> None:
     @app.context_processor
     def inject_org():
         # The admin's branding (app/services/branding.py); CARELOOP_ORG_NAME until they name it.
-        from app.services.branding import current_branding
 
         branding = current_branding()
         return {"org_name": branding.org_name, "branding": branding}

@@ -5,7 +5,8 @@ from flask_login import current_user
 from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
-from app.models import User
+from app.imports.importer import get_source, source_overview, start_import_in_background
+from app.models import Message, MessageStatus, User
 from app.services.errors import ServiceError
 from app.services.users import create_user, update_user
 from app.web import admin_required, run_service
@@ -63,7 +64,6 @@ def update(user_id):
 @bp.route("/sources")
 @admin_required
 def sources():
-    from app.imports.importer import source_overview
 
     return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm())
 
@@ -71,7 +71,6 @@ def sources():
 @bp.post("/sources/<name>/run")
 @admin_required
 def run_source(name):
-    from app.imports.importer import get_source, start_import_in_background
 
     form = RunImportForm()
     if form.validate_on_submit():
@@ -88,7 +87,6 @@ def run_source(name):
 @admin_required
 def outbox():
     """What people receive: every message, newest first (also how `make run` shows mail)."""
-    from app.models import Message, MessageStatus
 
     status = request.args.get("status") or None
     query = db.select(Message).order_by(Message.id.desc()).limit(200)
@@ -102,7 +100,6 @@ def outbox():
 @bp.route("/outbox/<int:message_id>")
 @admin_required
 def outbox_message(message_id):
-    from app.models import Message
 
     return render_template("admin/outbox_message.html", message=db.get_or_404(Message, message_id))
 
@@ -111,7 +108,6 @@ def outbox_message(message_id):
 @admin_required
 def outbox_message_html(message_id):
     """The HTML part on its own, for a sandboxed frame: email HTML carries inline styles."""
-    from app.models import Message
 
     message = db.get_or_404(Message, message_id)
     if not message.body_html:

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.api import auth, routes  # noqa: F401  (their views and hooks register on bp)
 from app.api.blueprint import bp
+from app.extensions import csrf
 
 __all__ = ["bp"]
 from app.api.errors import handle_database_unavailable, handle_http_exception
@@ -24,7 +25,6 @@ bp.register_error_handler(DBAPIError, handle_database_unavailable)
 
 
 def init_app(app: Flask) -> None:
-    from app.extensions import csrf
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -7,6 +7,8 @@ from flask.cli import with_appcontext
 
 from app.extensions import db
 from app.models import ApiScope
+from app.services.api_tokens import create_token, list_tokens, revoke_token
+from app.services.errors import ServiceError
 
 
 @click.group("api-tokens")
@@ -21,8 +23,6 @@ def api_tokens_command():
 @with_appcontext
 def create(name, scope):
     """Create a token and print it once (only its hash is kept)."""
-    from app.services.api_tokens import create_token
-    from app.services.errors import ServiceError
 
     try:
         new = create_token(name=name, scope=scope, actor=None)
@@ -39,7 +39,6 @@ def create(name, scope):
 @with_appcontext
 def list_command():
     """Every token: id, prefix, scope, state, last use, name."""
-    from app.services.api_tokens import list_tokens
 
     for token in list_tokens():
         state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
@@ -52,8 +51,6 @@ def list_command():
 @with_appcontext
 def revoke(token_id):
     """Revoke a token by its id: it stops working at once."""
-    from app.services.api_tokens import revoke_token
-    from app.services.errors import ServiceError
 
     try:
         token = revoke_token(token_id, actor=None)

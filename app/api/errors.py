@@ -15,6 +15,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from app.errors import database_unavailable
 from app.extensions import db
 
 CODES = {
@@ -103,7 +104,6 @@ def handle_http_exception(error: HTTPException):
 def handle_database_unavailable(error):
     """The database cannot be reached: the app's 503 (``app.errors.database_unavailable``
     decides, rolls back and logs), answered in the API's error shape."""
-    from app.errors import database_unavailable
 
     response = database_unavailable(error)  # re-raises anything that is not "no connection" (then a 500)
     return error_response(503, _("The database is unavailable; nothing was stored. Try again in a minute."),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from app.grouping.backend import SimilarityBackend
+from app.grouping.backend import BuiltinBackends, SimilarityBackend
 from app.grouping.index import DatabaseIndex, Match, SimilarityIndex
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ def collect_backends(pm: pluggy.PluginManager, app: Flask) -> dict[str, Similari
     Plugins are called before the built-in (``trylast``), so a plugin may replace a built-in
     backend by registering its name; two plugins registering one name stop start-up.
     """
-    from app.grouping.backend import BuiltinBackends
     from app.plugins.manager import PluginError
 
     backends: dict[str, SimilarityBackend] = {}

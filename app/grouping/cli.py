@@ -6,8 +6,14 @@ import json
 import sys
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
+
+from app.extensions import db
+from app.grouping import similarity_index
+from app.grouping.evaluation import EvaluationError, run_evaluation
+from app.models import Report
 
 
 @click.command("grouping-eval")
@@ -23,7 +29,6 @@ from flask.cli import with_appcontext
 def grouping_eval(file, text_column, label_column, limit, database_url, backend, auto, review):
     """File FILE's rows, in order, through the filing service into a fresh database and
     print one JSON object scoring the grouping (labels are used only to score)."""
-    from app.grouping.evaluation import EvaluationError, run_evaluation
 
     config = {k: v for k, v in current_app.config.items() if k.startswith("CARELOOP_")}
     for key, value in (("CARELOOP_GROUPING_BACKEND", backend), ("CARELOOP_GROUPING_AUTO", auto),
@@ -49,11 +54,7 @@ def grouping_eval(file, text_column, label_column, limit, database_url, backend,
 @with_appcontext
 def grouping_reindex(batch):
     """Encode every report again with the configured backend (after changing it)."""
-    import sqlalchemy as sa
 
-    from app.extensions import db
-    from app.grouping import similarity_index
-    from app.models import Report
 
     index = similarity_index()
     last = 0

@@ -21,7 +21,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app import create_app, services
+from app.extensions import db
+from app.grouping import AUTO, REVIEW, decide, similarity_index
 from app.grouping.metrics import clustering_scores, percentile
+from app.models import Problem, Report
+from app.models.grouping import SimilarityVector
+from app.services.errors import ServiceError
 
 
 class EvaluationError(Exception):
@@ -67,12 +73,6 @@ def run_evaluation(
     """
     from flask_migrate import upgrade
 
-    from app import create_app, services
-    from app.extensions import db
-    from app.grouping import AUTO, REVIEW, decide, similarity_index
-    from app.models import Problem, Report
-    from app.models.grouping import SimilarityVector
-    from app.services.errors import ServiceError
 
     path = Path(path)
     if not path.exists():

@@ -10,7 +10,14 @@ from app.extensions import db
 from app.leaders.blueprint import bp
 from app.leaders.forms import ActionForm
 from app.models import Report
-from app.services.moderation import HELD, approve_held_report, held_reports, moderation_on, reject_held_report
+from app.services.moderation import (
+    HELD,
+    approve_held_report,
+    held_count,
+    held_reports,
+    moderation_on,
+    reject_held_report,
+)
 from app.web import leader_required, run_service
 
 
@@ -53,6 +60,5 @@ def reject_held(report_id):
 @bp.app_template_global()
 def held_report_count() -> int:
     """How many public reports wait for a leader (the triage page links to them)."""
-    from app.services.moderation import held_count
 
     return held_count()

@@ -32,11 +32,13 @@ from app.models import (
     User,
     utcnow,
 )
+from app.plugins.manager import source_settings, ticket_sources
+from app.queries import latest_notices
 from app.services.audit import record
 from app.services.branding import org_name as branded_org_name
 from app.services.errors import PermissionDenied
 from app.services.permissions import require_owner_or_admin
-from app.services.reports import clean_text
+from app.services.reports import clean_text, file_report
 from app.urls import external_url
 
 QUOTE_CHARS = 600
@@ -154,7 +156,6 @@ def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report
 
 
 def _write_backs(problem, kind, event, reports: list[Report], note: str | None) -> list[Message]:
-    from app.plugins.manager import source_settings, ticket_sources
 
     sources = ticket_sources()
     replies = []
@@ -204,7 +205,6 @@ class PersonNotice:
 
 def notice_states(problem: Problem) -> list[PersonNotice]:
     """Per person: whether they were told about this problem's latest notice, and how."""
-    from app.queries import latest_notices
 
     grouped = _reports_by_reporter(problem)
     latest = latest_notices([(reporter.id, problem.id) for reporter in grouped])
@@ -257,7 +257,6 @@ def unsubscribe(reporter: Reporter) -> None:
 def still_happening(reporter: Reporter, report: Report, words: str | None) -> Report:
     """The reporter says it is still happening: a new report from them on the same problem,
     flagged to the owner."""
-    from app.services.reports import file_report
 
     if report.reporter_id != reporter.id:
         raise PermissionDenied(_("That is not your report."))

@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, utcnow
 from app.outbox import claims
 from app.plugin_api import SourceError
+from app.plugins.manager import source_settings, ticket_sources
 from app.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,6 @@ def _send_email(smtp: smtplib.SMTP, message: Message) -> smtplib.SMTP:
 
 
 def _write_back(message: Message) -> None:
-    from app.plugins.manager import source_settings, ticket_sources
 
     source_name, _, external_id = message.to_address.partition(":")
     source = ticket_sources().get(source_name)

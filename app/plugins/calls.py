@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Problem, Report
 from app.plugin_api import ProblemInfo, ReportInfo
+from app.plugins.manager import call_event_hook
 from app.urls import external_url
 
 _KEY = "careloop.after_commit"
@@ -23,7 +24,6 @@ def after_commit(hook: str, **kwargs) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _call_hooks(session: Session) -> None:
-    from app.plugins.manager import call_event_hook
 
     for hook, kwargs in session.info.pop(_KEY, []):
         call_event_hook(hook, **kwargs)

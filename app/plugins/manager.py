@@ -9,6 +9,8 @@ from importlib.metadata import entry_points
 import pluggy
 from flask import Flask, current_app
 
+from app.grouping import collect_backends
+from app.grouping.backend import BuiltinBackends
 from app.plugin_api import TicketSource
 from app.plugins import hookspecs
 
@@ -43,8 +45,6 @@ def init_plugins(app: Flask) -> pluggy.PluginManager:
         versions[ep.name] = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown version"
     for plugin in app.config.get("CARELOOP_EXTRA_PLUGINS", ()):  # tests and embedding apps
         pm.register(plugin)
-    from app.grouping import collect_backends
-    from app.grouping.backend import BuiltinBackends
 
     pm.register(BuiltinBackends(), name="careloop.grouping")  # trylast: installed plugins win
     pm.check_pending()  # a misspelt @hookimpl fails at start-up, not silently

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from feedgen.feed import FeedGenerator
 from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,15 +11,16 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from app.extensions import csrf, db
-from app.i18n import current_language
+from app.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, current_language, supported_languages
 from app.messaging.compose import still_happening, unsubscribe
-from app.models import Channel, Report, Reporter
+from app.models import Channel, Report, Reporter, new_token
 from app.public.blueprint import bp
 from app.public.forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
 from app.queries import latest_notices, paginate_rows, published_change, published_changes_query
 from app.security import spam
 from app.security.limits import json_too_many, rate_limited, too_many_message
 from app.security.ratelimit import RateLimited, client_ip, hit
+from app.services.branding import org_name
 from app.services.filing import ChooseFirst, Discarded, Filed, Person, submit_report
 from app.services.grouping import suggestions
 from app.templating import format_date
@@ -62,9 +65,7 @@ def _render_index(form, offered, status, retry_after=None):
 
 def _discarded_thanks():
     """What a bot sees: the usual thank-you page, for a report that was never stored."""
-    from types import SimpleNamespace
 
-    from app.models import new_token
 
     token = new_token()
     reporter = SimpleNamespace(token=token, contact_ok=False, email=None)
@@ -174,7 +175,6 @@ def change(problem_id):
 
 @bp.route("/changes.atom")
 def changes_feed():
-    from app.services.branding import org_name
 
     org = org_name()
     rows = db.session.execute(published_changes_query().limit(50)).all()
@@ -213,7 +213,6 @@ def changes_feed():
 @bp.post("/language")
 def set_language():
     """The language switcher in the header: remember the choice for a year, go back to the page."""
-    from app.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, supported_languages
 
     target = request.form.get("next")
     response = redirect(target if is_safe_next(target) else url_for("public.index"))

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from babel.dates import format_date
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -705,7 +706,6 @@ def channels_of(problem_ids) -> dict[int, list[tuple[str, int]]]:
 def backlog_choices() -> dict[str, list]:
     """The owners and areas a leader can filter by: those of open problems, plus every
     active leader and configured area."""
-    from flask import current_app
 
     areas = set(current_app.config["CARELOOP_AREAS"]) | {
         a for a in db.session.scalars(

@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db
 from app.models import LoginFailure, User, utcnow
 from app.services.audit import record
+from app.services.errors import PermissionDenied
 
 ACCOUNT_UNLOCKED = "account_unlocked"
 
@@ -79,7 +80,6 @@ def lock_states() -> dict[str, datetime]:
 
 def unlock(user: User, actor: User) -> None:
     """An admin lets a locked account sign in again at once."""
-    from app.services.errors import PermissionDenied
 
     if not actor.is_admin:
         raise PermissionDenied("Only admins can unlock accounts.")

@@ -16,7 +16,7 @@ import math
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -117,6 +117,5 @@ def hit(name: str, who: str) -> None:
 
 def client_ip() -> str:
     """The client's address (the proxy's view of it when ``CARELOOP_PROXY_COUNT`` is set)."""
-    from flask import request
 
     return request.remote_addr or "unknown"

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.extensions import db
 from app.models import Event, Problem, Report, User
+from app.webhooks.outgoing import event_recorded
 
 
 def record(
@@ -28,7 +29,6 @@ def record(
     )
     db.session.add(event)
     # Outgoing webhooks: a delivery is written with the event, in the same transaction.
-    from app.webhooks.outgoing import event_recorded
 
     event_recorded(event)
     return event

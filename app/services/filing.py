@@ -154,7 +154,8 @@ def submit_report(
 def _reporter(person: Person | None, filed_by: User | None) -> Reporter:
     if person is None:
         if filed_by is None:
-            raise ServiceError(_("Say who this happened to."), field="name")
+            raise ServiceError(_("Give the name of the person this happened to, so their report stays theirs."),
+                               field="name")
         return reporter_for_user(filed_by)
     return new_reporter(name=person.name, email=person.email, contact_ok=person.contact_ok,
                         kind=ReporterKind.CUSTOMER)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.grouping import AUTO, REVIEW, decide, similarity_index
+from app.messaging.compose import add_message, notify_reporters, render_message
 from app.models import (
     DUPLICATE_CONFIRMED,
     DUPLICATE_REJECTED,
@@ -35,7 +36,8 @@ from app.models import (
 from app.services.audit import record
 from app.services.errors import ServiceError
 from app.services.permissions import require_leader, require_owner_or_admin
-from app.services.reports import REGROUP
+from app.services.problems import reopen
+from app.services.reports import REGROUP, move_report
 
 
 @dataclass
@@ -87,7 +89,6 @@ def after_filing(report: Report, placement: Placement) -> None:
 
 
 def _tell_owner_it_may_still_happen(problem: Problem, report: Report) -> None:
-    from app.messaging.compose import add_message, render_message
 
     owner = problem.owner
     if owner is None or not owner.active:
@@ -114,8 +115,6 @@ def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
 
 def confirm_review(review: GroupingReview, actor: User) -> Problem:
     """Yes, the same problem: the report joins the candidate (a recurrence reopens it)."""
-    from app.services.problems import reopen
-    from app.services.reports import move_report
 
     _decide_review(review, actor, "confirmed")
     candidate, report = review.candidate, review.report
@@ -139,7 +138,6 @@ def reject_review(review: GroupingReview, actor: User) -> None:
 
 def undo_auto_grouping(report: Report, actor: User) -> Problem:
     """Take an automatically grouped report out again, into a problem of its own."""
-    from app.services.reports import move_report
 
     require_leader(actor, REGROUP)
     if report.grouping != "auto":
@@ -152,7 +150,6 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
 
 def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     """Merge ``source`` into ``target``: every report and person moves; the old URL redirects."""
-    from app.messaging.compose import notify_reporters
 
     require_leader(actor, REGROUP)
     if source.id == target.id:
@@ -195,7 +192,6 @@ def _merge_if_emptied(problem: Problem, into: Problem, actor: User) -> None:
 
 def split_reports(problem: Problem, report_ids: list[int], actor: User, target: Problem | None = None) -> Problem:
     """Move the chosen reports of ``problem`` to ``target``, or to one new problem."""
-    from app.services.reports import move_report
 
     require_leader(actor, REGROUP)
     chosen = [r for r in problem.reports if r.id in set(report_ids)]

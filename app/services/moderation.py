@@ -12,9 +12,12 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import PROBLEM_CREATED, REPORT_FILED, Channel, Problem, Report, User, utcnow
+from app.plugins.calls import after_commit, report_info
 from app.services.audit import record
 from app.services.errors import ServiceError
+from app.services.grouping import after_filing, place
 from app.services.permissions import require_leader
+from app.services.reports import _configured_area, suggested_title
 
 HELD = "held"
 REJECTED = "rejected"
@@ -52,9 +55,6 @@ def _require_held(report: Report) -> None:
 def approve_held_report(report: Report, actor: User) -> Problem:
     """Let a held report in: it is placed by the similarity engine like any new report
     (joins a matching problem, or starts one, possibly with a question for a leader)."""
-    from app.plugins.calls import after_commit, report_info
-    from app.services.grouping import after_filing, place
-    from app.services.reports import _configured_area, suggested_title
 
     require_leader(actor, "Only leaders can approve held reports.")
     _require_held(report)

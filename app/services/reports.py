@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.grouping import similarity_index
 from app.i18n import filing_language
 from app.models import (
     PROBLEM_CREATED,
@@ -28,6 +29,7 @@ from app.plugins.calls import after_commit, report_info
 from app.services.audit import record
 from app.services.errors import ServiceError
 from app.services.permissions import require_leader, require_owner_or_admin
+from app.templating import format_number
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")
@@ -71,7 +73,6 @@ def clean_text(value: str | None, *, field: str, label: str, limit: int, require
             raise ServiceError(_("%(label)s is required.", label=label), field=field)
         return None
     if len(text) > limit:
-        from app.templating import format_number
 
         raise ServiceError(
             _("%(label)s is %(length)s characters long; the limit is %(limit)s. "
@@ -219,7 +220,6 @@ def move_report(
     grouping: str | None = "moved", owner_check: bool = True,
 ) -> Problem:
     """Move a report to another problem, or (``target`` None) start a new problem from it."""
-    from app.grouping import similarity_index
 
     require_leader(actor, REGROUP)
     source = report.problem

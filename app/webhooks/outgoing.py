@@ -34,6 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale
@@ -45,6 +46,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
+from app.i18n import default_language
 from app.messaging.mail import backoff
 from app.models import (
     DECLINED,
@@ -254,7 +256,6 @@ def _settings(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 def _url_for_audit(url: str) -> str:
     """Slack-style URLs carry their secret in the path: the audit log keeps only the start."""
-    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     path = parts.path if len(parts.path) <= 12 else parts.path[:12] + "…"
@@ -471,7 +472,6 @@ def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _body(endpoint: WebhookEndpoint, name: str, webhook_id: str, event: Event | None,
           problem: Problem | None) -> str:
-    from app.i18n import default_language
 
     payload = careloop_payload(name, webhook_id, event, problem)
     if endpoint.format == WebhookFormat.SLACK:
