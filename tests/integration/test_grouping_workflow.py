@@ -86,7 +86,7 @@ def test_the_review_band_asks_a_leader_who_confirms(make_report, make_user, clie
     leader = make_user(Role.LEADER)
     auth.login(leader)
     triage = client.get("/triage").get_data(as_text=True)
-    assert "Possible duplicate" in triage and f"may be problem" in triage
+    assert "Possible duplicate" in triage and "may be problem" in triage
     emptied = second.problem_id
     response = client.post(f"/grouping-reviews/{review.id}/confirm")
     assert response.status_code == 302
