@@ -20,7 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.cli import init_cli
     from app.extensions import csrf, db, init_db, login_manager, migrate
     from app.plugins.manager import init_plugins
-    from app.security import limits
+    from app.security import headers, limits, proxy
     from app.templating import init_templating
     from app.webhooks import routes as hooks
 
@@ -46,7 +46,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     api.init_app(app)  # /api/v1: JSON, bearer tokens, exempt from CSRF
     errors.init_app(app)
-    limits.init_app(app)  # the client's address behind proxies; the 429 page
+    limits.init_app(app)  # the 429 page
+    proxy.init_app(app)  # the client's address behind proxies
+    headers.init_app(app)  # CSP and the other security headers on every response
     init_templating(app)
     urls.init_app(app)  # external_url() in templates: links that leave the app
     init_cli(app)

@@ -1,5 +1,4 @@
-"""Wiring for limits and abuse defences: the client address behind proxies, and the
-"too many requests" answer (a styled page, or JSON for JSON endpoints)."""
+"""The "too many requests" answer: a styled page, or JSON for JSON endpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import math
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.security.ratelimit import RateLimited
 
@@ -48,12 +46,6 @@ def rate_limited(response, retry_after: int):
 
 
 def init_app(app: Flask) -> None:
-    proxies = int(app.config.get("CARELOOP_PROXY_COUNT") or 0)
-    if proxies > 0:
-        # Trust exactly this many proxies' X-Forwarded-For/-Proto/-Host/-Port/-Prefix headers.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
-                                x_port=proxies, x_prefix=proxies)
-
     @app.errorhandler(RateLimited)
     def too_many(error: RateLimited):
         message = too_many_message(error.retry_after)
