@@ -1,4 +1,5 @@
-"""Admins see which accounts are locked after failed sign-ins, and unlock them."""
+"""Admins see which accounts are locked after failed sign-ins, and unlock them; and sign an
+account out on every device."""
 
 from __future__ import annotations
 
@@ -29,4 +30,21 @@ def unlock_user(user_id):
     logins.unlock(user, current_user)
     db.session.commit()
     flash(_("%(name)s can sign in again.", name=user.name), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def sign_out_user(user_id):
+    """End every session and remember cookie of an account, on every device."""
+    from ..services.sessions import sign_out_everywhere
+
+    user = db.get_or_404(User, user_id)
+    if not FlaskForm().validate_on_submit():  # a button: only its CSRF token
+        abort(400)
+    sign_out_everywhere(user, current_user)
+    db.session.commit()
+    if user.id == current_user.id:
+        return redirect(url_for("auth.login"))
+    flash(_("%(name)s is signed out on every device.", name=user.name), "success")
     return redirect(url_for("admin.users"))

@@ -1,0 +1,28 @@
+"""Ending someone's sessions: every session and remember cookie carries the account's
+``session_version`` (``User.get_id``); raising it makes every earlier copy worthless.
+
+Sign-out, a password change, deactivation and a role change raise it too (see
+``User.set_password`` and ``update_user``); this module is the explicit "sign out
+everywhere", for oneself or by an admin for any account.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..models import User
+from . import PermissionDenied
+from .audit import record
+
+SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
+
+
+def sign_out_everywhere(user: User, actor: User) -> None:
+    """End every session of ``user`` on every device. Oneself, or an admin for anyone. Flushes."""
+    if actor.id != user.id and not actor.is_admin:
+        raise PermissionDenied(_("Only admins can sign other people out."))
+    user.end_sessions()
+    if actor.id != user.id:  # one's own sign-out is routine; an admin's is worth the audit trail
+        record(SIGNED_OUT_EVERYWHERE, actor, subject_user=user)
+    db.session.flush()
