@@ -6,7 +6,6 @@ Every variable is documented in README.md. Tests and tools pass overrides to
 
 import os
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -153,7 +152,6 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     # "Keep me signed in": how long the remember cookie lasts, in days (docs/security.md).
     CARELOOP_REMEMBER_DAYS = int(os.environ.get("CARELOOP_REMEMBER_DAYS", "30"))
-    REMEMBER_COOKIE_DURATION = timedelta(days=CARELOOP_REMEMBER_DAYS)
     WTF_CSRF_TIME_LIMIT = None  # tie the token to the session, so a long report is not lost
 
     # Single sign-on for staff with OpenID Connect (app/auth/oidc.py). On when the issuer and

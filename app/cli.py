@@ -67,6 +67,28 @@ def create_user_command(name, email, role, password):
         click.echo(f"Password: {password}")
 
 
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", help="The new password; one is generated and printed when left out.")
+@with_appcontext
+def set_password_command(email, password):
+    """Set an account's password; its sessions end on every device."""
+    from .services import ServiceError
+    from .services.sessions import set_password
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = set_password(email, password)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    click.echo(f"New password set for {user.name} <{user.email}>. Signed out everywhere.")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
 @click.command("demo-data")
 @with_appcontext
 def demo_data():

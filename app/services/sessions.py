@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import User
-from . import PermissionDenied
+from . import NotFound, PermissionDenied, ServiceError
 from .audit import record
 
 SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
@@ -26,3 +26,19 @@ def sign_out_everywhere(user: User, actor: User) -> None:
     if actor.id != user.id:  # one's own sign-out is routine; an admin's is worth the audit trail
         record(SIGNED_OUT_EVERYWHERE, actor, subject_user=user)
     db.session.flush()
+
+
+def set_password(email: str, password: str) -> User:
+    """The command line's password reset: a new password, and every session of the account
+    ends (``User.set_password``). Flushes."""
+    from .users import MIN_PASSWORD
+
+    user = db.session.scalar(db.select(User).filter_by(email=User.normalise_email(email or "")))
+    if user is None:
+        raise NotFound(_("There is no account with that email."), field="email")
+    if len(password or "") < MIN_PASSWORD:
+        raise ServiceError(_("The password needs at least %(count)s characters.", count=MIN_PASSWORD),
+                           field="password")
+    user.set_password(password)
+    db.session.flush()
+    return user
