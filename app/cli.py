@@ -38,6 +38,10 @@ def init_cli(app: Flask) -> None:
 
     app.cli.add_command(api_tokens_command)
 
+    from .branding.cli import branding_command
+
+    app.cli.add_command(branding_command)
+
 
 @click.group()
 def users():
