@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
@@ -190,6 +191,31 @@ def provider_sign_out() -> tuple[str | None, bool]:
     after = current_app.config["CARELOOP_BASE_URL"].rstrip("/") + url_for("public.index")
     return client.create_logout_url(post_logout_redirect_uri=after, id_token_hint=id_token,
                                     client_id=client.client_id)["url"], True
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+@bp.after_app_request
+def allow_provider_logout(response):
+    """"Sign out" is a form; its answer redirects to the provider's end-session address, and
+    browsers apply CSP ``form-action`` to that redirect. So, with single sign-on on, the
+    provider's origin (the issuer's, and the end-session address's once known) is allowed
+    there too. Runs after ``security_headers`` (app/templating.py) has set the policy."""
+    policy = response.headers.get("Content-Security-Policy")
+    if not policy or "form-action 'self'" not in policy or not sso_enabled():
+        return response
+    origins = {_origin(_issuer())}
+    cached = current_app.extensions.get(CLIENT_NAME)
+    if cached is not None:
+        origins.add(_origin(cached[1].server_metadata.get("end_session_endpoint", "")))
+    allowed = " ".join(sorted(o for o in origins if o))
+    if allowed:
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {allowed}")
+    return response
 
 
 # --- Pages ----------------------------------------------------------------------------
