@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Role, User
 from tests.oidc_provider import OidcProvider
 
-from .test_oidc import CALLBACK, come_back, provider, sign_in_at_provider, sign_in_with_sso, sso, start_sign_in  # noqa: F401
+from .test_oidc import CALLBACK, provider, sign_in_with_sso, sso, start_sign_in  # noqa: F401  (fixtures)
 
 LEADER_MAP = {"CARELOOP_OIDC_ROLE_CLAIM": "groups", "CARELOOP_OIDC_ROLE_MAP": "careloop-leaders=leader"}
 
