@@ -38,6 +38,10 @@ def init_cli(app: Flask) -> None:
 
     app.cli.add_command(api_tokens_command)
 
+    from app.branding.cli import branding_command
+
+    app.cli.add_command(branding_command)
+
 
 @click.group()
 def users():
@@ -52,7 +56,8 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from app.services import ServiceError, create_user
+    from app.services.errors import ServiceError
+    from app.services.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -63,6 +68,28 @@ def create_user_command(name, email, role, password):
         db.session.rollback()
         raise click.ClickException(error.message) from error
     click.echo(f"Created {user.role} {user.name} <{user.email}>.")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", help="The new password; one is generated and printed when left out.")
+@with_appcontext
+def set_password_command(email, password):
+    """Set an account's password; its sessions end on every device."""
+    from app.services.errors import ServiceError
+    from app.services.sessions import set_password
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = set_password(email, password)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    click.echo(f"New password set for {user.name} <{user.email}>. Signed out everywhere.")
     if generated:
         click.echo(f"Password: {password}")
 
@@ -114,7 +141,7 @@ def import_command(source):
     from app.imports.importer import get_source, import_from_source
     from app.imports.linked_work import check_linked_work
     from app.plugins.manager import ticket_sources
-    from app.services import ServiceError
+    from app.services.errors import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False

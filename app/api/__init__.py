@@ -15,7 +15,11 @@ from werkzeug.exceptions import HTTPException
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import auth, routes  # noqa: F401  (their views and hooks register on bp)
+from app.api import (  # noqa: F401  (their views and hooks register on bp)
+    auth,
+    hostile,  # noqa: E402,F401  (hostile input: JSON 4xx before any view runs)
+    routes,
+)
 from app.api.errors import handle_database_unavailable, handle_http_exception
 
 bp.register_error_handler(HTTPException, handle_http_exception)

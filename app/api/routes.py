@@ -13,14 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.api import bp, serializers
+from app.api import serializers
 from app.api.auth import current_token, limit_or_429
+from app.api.blueprint import bp
 from app.api.errors import ApiError
 from app.extensions import db
 from app.models import Channel, Event, Problem, Report, ReporterKind, Status
 from app.queries import problems_with_stats
-from app.services import NotFound, PermissionDenied, ServiceError, file_report, new_reporter
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 from app.services.moderation import moderation_on
+from app.services.reports import file_report, new_reporter
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -66,8 +68,12 @@ def _text_arg(name: str, limit: int = 200) -> str | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if len(raw) > limit or "\x00" in raw:
-        raise ApiError(400, _("'%(name)s' is too long.", name=name), field=name, code="invalid_parameter")
+    if "\x00" in raw:
+        raise ApiError(400, _("'%(name)s' contains a forbidden character (NUL).", name=name), field=name,
+                       code="invalid_parameter")
+    if len(raw) > limit:
+        raise ApiError(400, _("'%(name)s' is too long (at most %(limit)d characters).", name=name, limit=limit),
+                       field=name, code="invalid_parameter")
     return raw.strip()
 
 
@@ -214,8 +220,12 @@ def _report_input() -> dict:
         allowed = REPORT_FIELDS[name]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise _invalid(name, _("'%(name)s' has the wrong type.", name=name))
+        if isinstance(value, str) and "\x00" in value:
+            raise _invalid(name, _("'%(name)s' contains a forbidden character (NUL).", name=name))
         if isinstance(value, str) and not _storable(value):
             raise _invalid(name, _("'%(name)s' contains a character we cannot store.", name=name))
+        if name == "name" and isinstance(value, str) and not re.search(r"\S", value):
+            raise _invalid(name, _("'name' is blank: leave it out (or null) for an anonymous report."))
     if "text" not in body:
         raise _invalid("text", _("What isn't working is required."))
     return body
@@ -263,8 +273,10 @@ def create_report():
                        code="insufficient_scope",
                        headers={"WWW-Authenticate": 'Bearer realm="careloop", error="insufficient_scope", scope="read_write"'})
     body = _report_input()
-    if token is None and body.get("external_id") is not None:
-        raise _invalid("external_id", _("Only integrations with a token may give an external id."))
+    if token is None and body.get("external_id") is not None:  # documented: 401 (a token is what is missing)
+        raise ApiError(401, _("Only integrations with a token may give an external id: send "
+                              "'Authorization: Bearer <token>'."), field="external_id",
+                       headers={"WWW-Authenticate": 'Bearer realm="careloop"'})
     if token is not None and not (body.get("name") or "").strip():
         raise _invalid("name", _("Give the name of the person this happened to, so their report stays theirs."))
     occurred_on = _occurred_on(body.get("occurred_on"))

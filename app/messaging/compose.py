@@ -32,9 +32,10 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import PermissionDenied, require_owner_or_admin
 from app.services.audit import record
 from app.services.branding import org_name as branded_org_name
+from app.services.errors import PermissionDenied
+from app.services.permissions import require_owner_or_admin
 from app.services.reports import clean_text
 
 QUOTE_CHARS = 600

@@ -12,8 +12,9 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import PROBLEM_CREATED, REPORT_FILED, Channel, Problem, Report, User, utcnow
-from app.services import ServiceError, require_leader
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader
 
 HELD = "held"
 REJECTED = "rejected"

@@ -30,8 +30,9 @@ from app.models import (
     utcnow,
 )
 from app.plugins.calls import after_commit, problem_info, report_info
-from app.services import PermissionDenied, ServiceError, require_leader, require_owner_or_admin
 from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.reports import clean_text
 
 MIN_CHANGE_CHARS = 40

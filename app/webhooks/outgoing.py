@@ -66,7 +66,7 @@ from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.outbox import claims
 from app.outbox.claims import LEASE
 from app.security import netguard
-from app.services import PermissionDenied, ServiceError
+from app.services.errors import PermissionDenied, ServiceError
 
 log = logging.getLogger(__name__)
 
