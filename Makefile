@@ -3,11 +3,13 @@ VENV     ?= .venv
 PYTHON   ?= python3
 CARELOOP := $(VENV)/bin/careloop
 AXE_JS   := $(VENV)/axe/node_modules/axe-core/axe.min.js
+# A real, certified OpenID Connect provider for the single sign-on tests (8.8.1 runs on Node 18-21).
+OIDC_PROVIDER := $(VENV)/oidc-provider/node_modules/oidc-provider/package.json
 HOST     ?= 127.0.0.1
 PORT     ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-pg browser clean translations
+.PHONY: install run test test-pg browser oidc-provider clean translations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +36,14 @@ browser: $(AXE_JS)
 $(AXE_JS):
 	npm install --silent --prefix $(VENV)/axe axe-core@4 --no-audit --no-fund
 
+# tests/e2e/test_sso_standard_provider.py runs panva's oidc-provider on loopback (no network at test time).
+oidc-provider: $(OIDC_PROVIDER)
+
+$(OIDC_PROVIDER):
+	npm install --silent --prefix $(VENV)/oidc-provider oidc-provider@8.8.1 --no-audit --no-fund
+
 ## make test: set up and run every test (unit, integration, plugins, browser)
-test: install browser
+test: install browser oidc-provider
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## make translations: extract marked strings into the .pot, update every catalog, compile the .mo files

@@ -117,6 +117,10 @@ class Config:
     # The JSON API (app/api): requests per token, and per address for callers without a token.
     CARELOOP_API_RATE_LIMIT = os.environ.get("CARELOOP_API_RATE_LIMIT", "120/minute")
     CARELOOP_API_ANONYMOUS_RATE_LIMIT = os.environ.get("CARELOOP_API_ANONYMOUS_RATE_LIMIT", "30/minute")
+    # Hostile input to the API (app/api/hostile.py): the longest request line answered (longer: JSON 414;
+    # gunicorn's limit_request_line must be higher to let it through) and the deepest JSON nesting (400).
+    CARELOOP_API_MAX_REQUEST_LINE = int(os.environ.get("CARELOOP_API_MAX_REQUEST_LINE", "4094"))
+    CARELOOP_API_MAX_JSON_DEPTH = int(os.environ.get("CARELOOP_API_MAX_JSON_DEPTH", "32"))
     CARELOOP_RATELIMIT_LOGIN_IP = os.environ.get("CARELOOP_RATELIMIT_LOGIN_IP", "30/15minutes")
     CARELOOP_RATELIMIT_LOGIN_ACCOUNT = os.environ.get("CARELOOP_RATELIMIT_LOGIN_ACCOUNT", "20/hour")
     # Failed sign-ins before an account is locked, and for how long (the failures are counted over the same time).
@@ -150,6 +154,8 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Keep me signed in": how long the remember cookie lasts, in days (docs/security.md).
+    CARELOOP_REMEMBER_DAYS = int(os.environ.get("CARELOOP_REMEMBER_DAYS", "30"))
     WTF_CSRF_TIME_LIMIT = None  # tie the token to the session, so a long report is not lost
 
     # Single sign-on for staff with OpenID Connect (app/auth/oidc.py). On when the issuer and

@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from app import create_app
 from app.api.cli import api_tokens_command
+from app.branding.cli import branding_command
 from app.demo import DEMO_LOGINS, load_demo_data
 from app.extensions import db
 from app.grouping.cli import grouping_eval, grouping_reindex
@@ -23,6 +24,7 @@ from app.models import Role
 from app.plugins.manager import plugin_manager, ticket_sources
 from app.queries.export import iter_problems, iter_reports
 from app.services.errors import ServiceError
+from app.services.sessions import set_password
 from app.services.users import create_user
 from app.webhooks import outgoing as outgoing_webhooks
 
@@ -50,6 +52,9 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(api_tokens_command)
 
 
+    app.cli.add_command(branding_command)
+
+
 @click.group()
 def users():
     """Manage staff accounts."""
@@ -73,6 +78,26 @@ def create_user_command(name, email, role, password):
         db.session.rollback()
         raise click.ClickException(error.message) from error
     click.echo(f"Created {user.role} {user.name} <{user.email}>.")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", help="The new password; one is generated and printed when left out.")
+@with_appcontext
+def set_password_command(email, password):
+    """Set an account's password; its sessions end on every device."""
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = set_password(email, password)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    click.echo(f"New password set for {user.name} <{user.email}>. Signed out everywhere.")
     if generated:
         click.echo(f"Password: {password}")
 

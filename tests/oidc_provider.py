@@ -8,7 +8,10 @@ werkzeug's ``make_server`` in a thread on 127.0.0.1.
 
 It misbehaves on demand (``provider.misbehave = ...``): ``"wrong_audience"``, ``"expired"``,
 ``"wrong_nonce"``, ``"wrong_issuer"`` or ``"other_key"`` (signed with a key that is not the
-published one, under the published key id).
+published one, under the published key id); ``"userinfo_other_subject"`` (its UserInfo
+answer is about someone else). With ``claims_in_userinfo`` it behaves like a standard
+provider: the ID token carries only ``sub``, the rest comes from UserInfo. ``rotate_key()``
+replaces the signing key (under the same key id, or a new one), as a provider does on rotation.
 """
 
 from __future__ import annotations
@@ -105,6 +108,9 @@ class OidcProvider:
         self.codes: dict[str, AuthorizationCode] = {}
         self.nonces: set[str] = set()
         self.misbehave: str | None = None
+        self.claims_in_userinfo = False
+        self.access_tokens: dict[str, dict] = {}
+        self.userinfo_requests = 0
         self.token_requests = 0
         self.app = self._build_app()
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
@@ -120,6 +126,11 @@ class OidcProvider:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
+
+    def rotate_key(self, new_kid: str | None = None) -> None:
+        """Sign with a new key from now on and publish only it (under ``new_kid``, or the same id)."""
+        kid = new_kid or self.key.kid
+        self.key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
 
     def add_user(self, username: str, password: str, **claims) -> None:
         """A person who can sign in here; ``claims`` go into their ID token (``sub`` defaults
@@ -176,7 +187,7 @@ class OidcProvider:
                 return "RS256"
 
             def get_encode_header(self, client):
-                return {"alg": "RS256", "kid": KEY_ID}
+                return {"alg": "RS256", "kid": provider.key.kid}
 
             def get_client_claims(self, client):
                 now = int(time.time())
@@ -196,12 +207,15 @@ class OidcProvider:
                 return claims
 
             def generate_user_info(self, user, scope):
+                if provider.claims_in_userinfo:  # a standard provider: the rest is at UserInfo
+                    return UserInfo(sub=user["sub"])
                 return UserInfo(user)
 
         server = AuthorizationServer(
             app,
             query_client=lambda client_id: provider.client if client_id == provider.client.client_id else None,
-            save_token=lambda token, request: None,
+            save_token=lambda token, request: provider.access_tokens.__setitem__(
+                token["access_token"], dict(request.user)),
         )
         server.register_grant(CodeGrant, [OpenIDExtension(require_nonce=True), CodeChallenge(required=True)])
 
@@ -212,6 +226,7 @@ class OidcProvider:
                 authorization_endpoint=f"{provider.issuer}/authorize",
                 token_endpoint=f"{provider.issuer}/token",
                 jwks_uri=f"{provider.issuer}/jwks",
+                userinfo_endpoint=f"{provider.issuer}/userinfo",
                 response_types_supported=["code"],
                 subject_types_supported=["public"],
                 id_token_signing_alg_values_supported=["RS256"],
@@ -240,6 +255,17 @@ class OidcProvider:
                 return _login_page("Wrong username or password."), 401
             grant = server.get_consent_grant(end_user=dict(claims))
             return server.create_authorization_response(grant_user=dict(claims), grant=grant)
+
+        @app.get("/userinfo")
+        def userinfo():
+            provider.userinfo_requests += 1
+            scheme, _sep, value = request.headers.get("Authorization", "").partition(" ")
+            claims = provider.access_tokens.get(value) if scheme.lower() == "bearer" else None
+            if claims is None:
+                return jsonify(error="invalid_token"), 401
+            if provider.misbehave == "userinfo_other_subject":
+                claims = {**claims, "sub": "somebody-else"}
+            return jsonify(claims)
 
         @app.post("/token")
         def token():

@@ -13,7 +13,11 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from app.api import auth, routes  # noqa: F401  (their views and hooks register on bp)
+from app.api import (  # noqa: F401  (their views and hooks register on bp)
+    auth,
+    hostile,  # hostile input: JSON 4xx before any view runs
+    routes,
+)
 from app.api.blueprint import bp
 from app.extensions import csrf
 

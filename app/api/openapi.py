@@ -153,15 +153,18 @@ def _schemas(max_chars: int) -> dict[str, Any]:
                 "location": _nullable({"type": "string", "maxLength": 200}),
                 "occurred_on": _nullable({**DATE, "description": "Not in the future."}),
                 "impact": _nullable({"type": "string", "maxLength": max_chars}),
-                "name": _nullable({"type": "string", "maxLength": 120,
-                                   "description": "Required with a token: the person this happened to."}),
+                "name": _nullable({"type": "string", "maxLength": 120, "pattern": r"\S",
+                                   "description": "The person this happened to; leave it out or null for an "
+                                                  "anonymous report (a blank name is refused). Required with a "
+                                                  "token: a filing by a token without it gets 422."}),
                 "email": _nullable({"type": "string", "format": "email", "maxLength": 254}),
                 "contact_ok": {"type": "boolean", "description": "The person agreed to be emailed about "
                                                                   "what changes (needs `email`)."},
                 "problem_id": _nullable({**ID, "description": "\"Me too\": an open problem the caller may "
                                          "see offered (anonymous: one with an approved public title)."}),
                 "external_id": _nullable({"type": "string", "maxLength": 200, "description":
-                                          "Tokens only: your id for this report; filing it again gives 409."}),
+                                          "Tokens only: your id for this report; filing it again gives 409. "
+                                          "Sent without a token: 401 (the token is what is missing)."}),
             },
         },
         "Filed": _object({
@@ -221,6 +224,7 @@ def _ok(schema: str, description: str, *headers: str) -> dict[str, Any]:
 
 COMMON_ERRORS = {
     "401": {"$ref": "#/components/responses/Unauthorized"},
+    "414": {"$ref": "#/components/responses/UriTooLong"},
     "429": {"$ref": "#/components/responses/TooManyRequests"},
     "default": {"$ref": "#/components/responses/Error"},
 }
@@ -307,13 +311,16 @@ def build_document() -> dict[str, Any]:
                     "201": {"description": "Filed. With a token: the report (and `Location`); without: `Filed`.",
                             "headers": {"Location": {"$ref": "#/components/headers/Location"}},
                             "content": {JSON: {"schema": {"anyOf": [_ref("Report"), _ref("Filed")]}}}},
-                    "400": _error("The body is not valid JSON."),
+                    "400": _error("The body is not valid JSON, or nests arrays and objects more than "
+                                  "`CARELOOP_API_MAX_JSON_DEPTH` (32) deep: `error.code` is `invalid_json`."),
                     "403": _error("The token may only read.", "WWW-Authenticate"),
                     "409": _error("This token already filed a report with this `external_id` "
                                   "(`error.existing_report_id`).", "Location"),
                     "413": _error("The body is too large."),
                     "415": _error("The body is not sent as `application/json`."),
-                    "422": _error("A field is missing or not valid; `error.field` names it. Nothing was stored."),
+                    "422": _error("A field is missing or not valid; `error.field` names it. Nothing was stored. "
+                                  "Beyond this schema: with a token `name` is required; `occurred_on` is "
+                                  "not in the future; `problem_id` must be a problem the caller may see."),
                     **COMMON_ERRORS,
                 },
             },
@@ -375,10 +382,13 @@ def build_document() -> dict[str, Any]:
                 "WWW-Authenticate": {"description": "The bearer challenge.", "schema": {"type": "string"}},
             },
             "responses": {
-                "Unauthorized": _error("The token is missing (where one is needed), unknown or revoked.",
+                "Unauthorized": _error("The token is missing (where one is needed, as for `external_id`), unknown or revoked.",
                                        "WWW-Authenticate"),
                 "NotFound": _error("Nothing the caller may see has this id."),
-                "BadParameter": _error("A query parameter is not valid; `error.field` names it."),
+                "BadParameter": _error("A query parameter is not valid, or given more than once; "
+                                       "`error.field` names it."),
+                "UriTooLong": _error("The request line is longer than the server takes "
+                                     "(`CARELOOP_API_MAX_REQUEST_LINE`, 4094 bytes by default)."),
                 "TooManyRequests": _error("Over the rate limit.", "Retry-After"),
                 "Error": _error("Any other error (405, 500, ...), in the same shape."),
             },

@@ -70,8 +70,12 @@ def _text_arg(name: str, limit: int = 200) -> str | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if len(raw) > limit or "\x00" in raw:
-        raise ApiError(400, _("'%(name)s' is too long.", name=name), field=name, code="invalid_parameter")
+    if "\x00" in raw:
+        raise ApiError(400, _("'%(name)s' contains a forbidden character (NUL).", name=name), field=name,
+                       code="invalid_parameter")
+    if len(raw) > limit:
+        raise ApiError(400, _("'%(name)s' is too long (at most %(limit)d characters).", name=name, limit=limit),
+                       field=name, code="invalid_parameter")
     return raw.strip()
 
 
@@ -218,8 +222,12 @@ def _report_input() -> dict:
         allowed = REPORT_FIELDS[name]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise _invalid(name, _("'%(name)s' has the wrong type.", name=name))
+        if isinstance(value, str) and "\x00" in value:
+            raise _invalid(name, _("'%(name)s' contains a forbidden character (NUL).", name=name))
         if isinstance(value, str) and not _storable(value):
             raise _invalid(name, _("'%(name)s' contains a character we cannot store.", name=name))
+        if name == "name" and isinstance(value, str) and not re.search(r"\S", value):
+            raise _invalid(name, _("'name' is blank: leave it out (or null) for an anonymous report."))
     if "text" not in body:
         raise _invalid("text", _("What isn't working is required."))
     return body
@@ -267,6 +275,10 @@ def create_report():
                        code="insufficient_scope",
                        headers={"WWW-Authenticate": 'Bearer realm="careloop", error="insufficient_scope", scope="read_write"'})
     body = _report_input()
+    if token is None and body.get("external_id") is not None:  # documented: 401 (a token is what is missing)
+        raise ApiError(401, _("Only integrations with a token may give an external id: send "
+                              "'Authorization: Bearer <token>'."), field="external_id",
+                       headers={"WWW-Authenticate": 'Bearer realm="careloop"'})
     submission = Submission(
         text=body["text"], location=body.get("location"), occurred_on=_occurred_on(body.get("occurred_on")),
         impact=body.get("impact"), problem_id=body.get("problem_id"), external_id=body.get("external_id"),

@@ -9,7 +9,8 @@ clear page instead of a hanging request.
 
 Who may sign in, and with which role, is decided by ``sign_in_with_provider`` in
 ``app/services/users.py``. Settings: ``CARELOOP_OIDC_*`` and ``CARELOOP_PASSWORD_LOGIN``
-in ``config.py`` (documented in docs/security.md).
+in ``config.py`` (documented in docs/security.md, "Single sign-on"). Claims the ID token
+lacks come from UserInfo; sign-out ends the provider session where it offers that.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
@@ -50,6 +52,9 @@ from app.web import is_safe_next
 
 CLIENT_NAME = "careloop_oidc"
 NEXT_KEY = "careloop_sso_next"
+ID_TOKEN_KEY = "careloop_sso_id_token"  # kept for RP-initiated logout (id_token_hint)
+# Claims Careloop reads; a standard provider gives these from UserInfo, not in the ID token.
+USERINFO_CLAIMS = ("email", "email_verified", "name")
 METADATA_MAX_AGE = 3600  # seconds: read the provider's discovery document (and keys) again after this
 LEEWAY = 60  # seconds of clock difference allowed on exp/iat
 
@@ -113,7 +118,7 @@ def oidc_client() -> FlaskOAuth2App:
         if loaded_at is None or time.time() - loaded_at < METADATA_MAX_AGE:
             return cached[1]
     issuer, client_id, client_secret, scope, timeout = key
-    client = FlaskOAuth2App(
+    client = CareloopOidcClient(
         FlaskIntegration(CLIENT_NAME),
         CLIENT_NAME,
         client_id=client_id,
@@ -127,6 +132,92 @@ def oidc_client() -> FlaskOAuth2App:
     )
     current_app.extensions[CLIENT_NAME] = (key, client)
     return client
+
+
+class CareloopOidcClient(FlaskOAuth2App):
+    """Authlib's client, plus: a signature that fails against the cached keys is checked
+    once more against the provider's current JWKS, so a key replaced under the same key id
+    is picked up without a restart (an unknown key id already makes Authlib fetch again)."""
+
+    def parse_id_token(self, token, nonce, *args, **kwargs):
+        try:
+            return super().parse_id_token(token, nonce, *args, **kwargs)
+        except BadSignatureError:
+            cached = self.server_metadata.get("jwks")
+            if self.fetch_jwk_set(force=True) == cached:
+                raise  # the same keys: the token really was not signed by this provider
+            return super().parse_id_token(token, nonce, *args, **kwargs)
+
+
+def fresh_metadata(client: FlaskOAuth2App) -> dict:
+    """The provider's discovery document, fetched now (not an hour-old copy), so a provider
+    that is down is found out here and people see Careloop's page, not a browser error."""
+    client.server_metadata.pop("_loaded_at", None)
+    return client.load_server_metadata()
+
+
+def with_userinfo(client: FlaskOAuth2App, token: dict, claims: dict) -> dict:
+    """The ID token's claims, completed from the UserInfo endpoint when Careloop needs a claim
+    the ID token lacks (standard providers send email and groups there with the code flow).
+
+    The UserInfo ``sub`` must equal the ID token's (OpenID Connect Core 5.3.2); ID-token
+    values win. Raises ``ValueError`` when the subjects differ."""
+    wanted = list(USERINFO_CLAIMS)
+    role_claim = current_app.config.get("CARELOOP_OIDC_ROLE_CLAIM")
+    if role_claim:
+        wanted.append(role_claim)
+    endpoint = client.server_metadata.get("userinfo_endpoint")
+    if not endpoint or all(name in claims for name in wanted):
+        return claims
+    info = client.userinfo(token=token)
+    if str(info.get("sub", "")) != str(claims.get("sub", "")):
+        raise ValueError(f"UserInfo is about subject {info.get('sub')!r}, the ID token about {claims.get('sub')!r}")
+    return {**dict(info), **claims}
+
+
+def provider_sign_out() -> tuple[str | None, bool]:
+    """On sign-out, before the session is cleared: (the provider's end-session address to send
+    the browser to, whether this session came from single sign-on). The address is None when
+    the provider offers no RP-initiated logout (or cannot be reached): the page says so."""
+    id_token = session.get(ID_TOKEN_KEY)
+    if not id_token or not sso_enabled():
+        return None, bool(id_token)
+    client = oidc_client()
+    try:
+        metadata = client.load_server_metadata()
+    except (requests.RequestException, ValueError) as error:
+        current_app.logger.warning("Single sign-on: no end-session address (%r)", error)
+        return None, True
+    if not metadata.get("end_session_endpoint"):
+        return None, True
+    after = current_app.config["CARELOOP_BASE_URL"].rstrip("/") + url_for("public.index")
+    return client.create_logout_url(post_logout_redirect_uri=after, id_token_hint=id_token,
+                                    client_id=client.client_id)["url"], True
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+@bp.after_app_request
+def allow_provider_logout(response):
+    """"Sign out" is a form; its answer redirects to the provider's end-session address, and
+    browsers apply CSP ``form-action`` to that redirect. So, with single sign-on on, the
+    provider's origin (the issuer's, and the end-session address's once known) is allowed
+    there too. Runs after ``security_headers`` (app/templating.py) has set the policy."""
+    policy = response.headers.get("Content-Security-Policy")
+    if not policy or "form-action 'self'" not in policy or not sso_enabled():
+        return response
+    origins = {_origin(_issuer())}
+    cached = current_app.extensions.get(CLIENT_NAME)
+    if cached is not None:
+        origins.add(_origin(cached[1].server_metadata.get("end_session_endpoint", "")))
+    allowed = " ".join(sorted(o for o in origins if o))
+    if allowed:
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {allowed}")
+    return response
 
 
 # --- Pages ----------------------------------------------------------------------------
@@ -167,6 +258,9 @@ def failure(kind: str, detail: str | None = None):
         "nonce": (400, _("The sign-in answer does not match this sign-in"), _(
             "The token from the sign-in service belongs to a different sign-in attempt. "
             "You are not signed in. Start again from the sign-in page.")),
+        "userinfo": (400, _("The sign-in service gave details about someone else"), _(
+            "The sign-in service's answer about who you are does not match the person it signed in. "
+            "You are not signed in. Try again; if it keeps happening, tell your IT team.")),
         "invalid_token": (400, _("The sign-in answer was not valid"), _(
             "The token from the sign-in service was missing information Careloop needs. "
             "You are not signed in. Try again; if it keeps happening, tell your IT team.")),
@@ -223,7 +317,7 @@ def sso_login():
         session[NEXT_KEY] = next_url
     client = oidc_client()
     try:
-        metadata = client.load_server_metadata()
+        metadata = fresh_metadata(client)
     except (requests.RequestException, ValueError) as error:
         current_app.extensions.pop(CLIENT_NAME, None)
         return failure("unreachable", repr(error))
@@ -282,6 +376,14 @@ def sso_callback():
     claims = token.get("userinfo")
     if not claims:
         return failure("invalid_token", "no id_token in the token response")
+    try:
+        claims = with_userinfo(client, token, dict(claims))
+    except requests.HTTPError as error:
+        return failure("provider_error", f"UserInfo: {error!r}")
+    except requests.RequestException as error:
+        return failure("unreachable", f"UserInfo: {error!r}")
+    except ValueError as error:
+        return failure("userinfo", repr(error))
     config = current_app.config
     try:
         user = sign_in_with_provider(
@@ -299,5 +401,7 @@ def sso_callback():
     next_url = session.get(NEXT_KEY)
     session.clear()  # a fresh session on sign-in (no fixation)
     login_user(user)
+    if token.get("id_token"):
+        session[ID_TOKEN_KEY] = token["id_token"]
     flash(_("Signed in as %(name)s.", name=user.name), "success")
     return redirect(next_url if is_safe_next(next_url) else _home_for(user))

@@ -4,18 +4,28 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth.blueprint import bp
 from app.auth.forms import LoginForm
-from app.auth.oidc import password_login_enabled, password_login_refused
+from app.auth.oidc import password_login_enabled, password_login_refused, provider_sign_out
 from app.extensions import db, login_manager
 from app.models import User
 from app.security import logins
 from app.security.limits import rate_limited, too_many_message, wait_phrase
 from app.security.ratelimit import RateLimited, client_ip, hit
+from app.services.sessions import sign_out_everywhere
 from app.web import is_safe_next
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """The account a session or remember cookie names, if the cookie is still current:
+    it carries ``<id>:<session version>`` (``User.get_id``), and a version raised since
+    (sign-out, password change, deactivation, role change) ends it."""
+    number, _sep, version = str(user_id).partition(":")
+    if not number.isdigit():
+        return None
+    user = db.session.get(User, int(number))
+    if user is None or not user.active or version != str(user.session_version):
+        return None
+    return user
 
 
 def home_for(user: User) -> str:
@@ -31,18 +41,19 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = User.normalise_email(form.email.data)
-        try:  # per address and per account, counted in the database (app/security/ratelimit.py)
-            hit("login_ip", client_ip())
-            hit("login_account", email)
+        address = client_ip()
+        try:  # per address, and per account *from that address* (app/security/ratelimit.py)
+            hit("login_ip", address)
+            hit("login_account", logins.pair_key(email, address))
         except RateLimited as error:
             form.form_errors.append(too_many_message(error.retry_after))
             return rate_limited(make_response(render_template("auth/login.html", form=form)), error.retry_after)
         user = db.session.scalar(db.select(User).filter_by(email=email))
-        wait = logins.locked_for(email)
+        wait = logins.locked_for(email, address)
         if wait is None and user is None:
             logins.spend_hash_time(form.password.data)  # as slow as a wrong password
         if wait is None and (user is None or not user.check_password(form.password.data) or not user.active):
-            wait = logins.record_failure(email)  # addresses without an account lock too: nothing is revealed
+            wait = logins.record_failure(email, address)  # addresses without an account lock too: nothing is revealed
             db.session.commit()
             if wait is None:
                 # One message for every failure, so the form does not reveal which accounts exist.
@@ -53,7 +64,7 @@ def login():
                 "or ask an admin to unlock the account.", wait=wait_phrase(wait)))
             return rate_limited(make_response(render_template("auth/login.html", form=form)), wait)
         if not form.form_errors:
-            logins.clear_failures(email)
+            logins.clear_failures(email, address)
             db.session.commit()
             next_url = request.args.get("next")
             session.clear()  # a fresh session on sign-in (no fixation)
@@ -67,7 +78,23 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    logout_user()
+    """End this session, the remember cookie, and every other copy of them (the session
+    version rises), then say so; a provider session is ended too where the provider allows."""
+    user = current_user._get_current_object()
+    provider_logout, via_sso = provider_sign_out()
+    sign_out_everywhere(user, user)
+    db.session.commit()
     session.clear()
+    logout_user()  # after clear(): it marks the remember cookie for deletion in the session
+    if provider_logout:
+        flash(_("You are signed out."), "info")
+        return redirect(provider_logout)
+    if via_sso:
+        flash(_("You are signed out of Careloop, but still signed in at your organisation's sign-in "
+                "service, which does not let Careloop sign you out there. On a shared computer, sign out "
+                "there too or close every browser window."), "info")
+    else:
+        flash(_("You are signed out."), "info")
+    return redirect(url_for("public.index"))
     flash(_("You are signed out."), "info")
     return redirect(url_for("public.index"))

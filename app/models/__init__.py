@@ -132,13 +132,26 @@ class User(UserMixin, db.Model):
     # Set on the first single sign-on (app/auth/oidc.py): the provider's issuer and subject.
     oidc_issuer: Mapped[str | None] = mapped_column(String(255))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    # Part of every session and remember cookie (``get_id``): raising it ends them all
+    # (sign-out, password change, deactivation, role change, "sign out everywhere").
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     @staticmethod
     def normalise_email(email: str) -> str:
         return email.strip().lower()
 
     def set_password(self, password: str) -> None:
+        if self.password_hash is not None:  # a change, not the first password: end old sessions
+            self.end_sessions()
         self.password_hash = generate_password_hash(password)
+
+    def end_sessions(self) -> None:
+        """Every session and remember cookie issued before this stops working."""
+        self.session_version = (self.session_version or 1) + 1
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie: id and session version."""
+        return f"{self.id}:{self.session_version or 1}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -480,12 +493,14 @@ class ApiToken(db.Model):
 
 
 class LoginFailure(db.Model):
-    """Failed sign-ins per email address (whether or not an account has it, so a lock says
-    nothing about which accounts exist); a lock holds across app processes."""
+    """Failed sign-ins per email address and client address (whether or not an account has
+    the email, so a lock says nothing about which accounts exist); a lock holds across app
+    processes, and binds only the address that failed, so nobody can lock someone else out."""
 
     __tablename__ = "login_failures"
 
     email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]

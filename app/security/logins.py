@@ -1,13 +1,17 @@
 """Failed sign-ins: after ``CARELOOP_LOGIN_MAX_FAILURES`` failures within
-``CARELOOP_LOGIN_LOCK_MINUTES``, the email address is locked for that many minutes.
+``CARELOOP_LOGIN_LOCK_MINUTES``, the email address is locked *for the client address that
+failed* for that many minutes.
 
-Counted per email address in the database (``login_failures``), so the lock holds across
-app processes, and counted for addresses with no account too, so a lock reveals nothing
-about which accounts exist. A successful sign-in clears the count; an admin can unlock.
+Counted per (email, client address) pair in the database (``login_failures``), so the lock
+holds across app processes but binds only the address that guessed: someone signing in
+correctly from elsewhere is not locked out by another person's failures. Emails with no
+account are counted too, so a lock reveals nothing about which accounts exist. A
+successful sign-in clears that pair's count; an admin can unlock an account (every pair).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -29,51 +33,65 @@ def _lock_time() -> timedelta:
     return timedelta(minutes=int(current_app.config["CARELOOP_LOGIN_LOCK_MINUTES"]))
 
 
-def locked_for(email: str) -> int | None:
-    """Whole seconds until ``email`` may try again, or None when it is not locked."""
-    until = db.session.scalar(db.select(LoginFailure.locked_until).where(LoginFailure.email == email))
+def pair_key(email: str, address: str) -> str:
+    """A short fixed-length key for one (email, client address) pair (the rate limit's key)."""
+    return hashlib.sha256(f"{email}\n{address}".encode()).hexdigest()[:40]
+
+
+def _pair(email: str, address: str):
+    return (LoginFailure.email == email) & (LoginFailure.address == address[:64])
+
+
+def locked_for(email: str, address: str) -> int | None:
+    """Whole seconds until ``email`` may try again from ``address``, or None when it is not locked."""
+    until = db.session.scalar(db.select(LoginFailure.locked_until).where(_pair(email, address)))
     now = utcnow()
     if until is None or until <= now:
         return None
     return max(math.ceil((until - now).total_seconds()), 1)
 
 
-def record_failure(email: str) -> int | None:
-    """Count one failed sign-in for ``email`` (atomically, across processes); lock it when
-    this reaches the limit. Returns the seconds locked for, or None. Flushes; the caller commits."""
+def record_failure(email: str, address: str) -> int | None:
+    """Count one failed sign-in for ``email`` from ``address`` (atomically, across processes);
+    lock the pair when this reaches the limit. Returns the seconds locked for, or None.
+    Flushes; the caller commits."""
     now = utcnow()
     window_start = now - _lock_time()
     stale = LoginFailure.first_failed_at < window_start
     count_one = (
-        db.update(LoginFailure).where(LoginFailure.email == email)
+        db.update(LoginFailure).where(_pair(email, address))
         .values(failures=case((stale, 1), else_=LoginFailure.failures + 1),
                 first_failed_at=case((stale, now), else_=LoginFailure.first_failed_at))
     )
     if not db.session.execute(count_one).rowcount:
         try:
             with db.session.begin_nested():
-                db.session.add(LoginFailure(email=email, failures=1, first_failed_at=now))
+                db.session.add(LoginFailure(email=email, address=address[:64], failures=1, first_failed_at=now))
         except IntegrityError:  # another process inserted it first
             db.session.execute(count_one)
     maximum = int(current_app.config["CARELOOP_LOGIN_MAX_FAILURES"])
     db.session.execute(
         db.update(LoginFailure)
-        .where(LoginFailure.email == email, LoginFailure.failures >= maximum)
+        .where(_pair(email, address), LoginFailure.failures >= maximum)
         .values(locked_until=now + _lock_time(), failures=0, first_failed_at=now)
     )
     db.session.flush()
-    return locked_for(email)
+    return locked_for(email, address)
 
 
-def clear_failures(email: str) -> None:
-    """A successful sign-in starts the count again."""
-    db.session.execute(db.delete(LoginFailure).where(LoginFailure.email == email))
+def clear_failures(email: str, address: str | None = None) -> None:
+    """A successful sign-in starts that address's count again; without ``address``, every
+    address's (an admin's unlock)."""
+    where = _pair(email, address) if address is not None else LoginFailure.email == email
+    db.session.execute(db.delete(LoginFailure).where(where))
 
 
 def lock_states() -> dict[str, datetime]:
-    """Email → locked until, for the addresses locked now (the admins' users page)."""
+    """Email → locked until (the latest, over the client addresses locked out of it now),
+    for the admins' users page."""
     rows = db.session.execute(
-        db.select(LoginFailure.email, LoginFailure.locked_until).where(LoginFailure.locked_until > utcnow())
+        db.select(LoginFailure.email, db.func.max(LoginFailure.locked_until))
+        .where(LoginFailure.locked_until > utcnow()).group_by(LoginFailure.email)
     )
     return {email: until for email, until in rows}
 

@@ -79,6 +79,15 @@ class Look:
         return external_url("branding.logo", v=self.logo_version) if self.has_logo else None
 
 
+def css_colour(value: str | None) -> str | None:
+    """A stored colour as ``#rrggbb``, or None: only that form ever reaches CSS (the theme
+    stylesheet, emails' inline styles), whatever a row holds (issue 15)."""
+    try:
+        return colour.normalise_hex(value) if value else None
+    except ValueError:
+        return None
+
+
 def _look_from(row: Branding | None) -> Look:
     default_name = current_app.config["CARELOOP_ORG_NAME"]
     if row is None:
@@ -87,8 +96,8 @@ def _look_from(row: Branding | None) -> Look:
         org_name=row.org_name or default_name,
         custom_org_name=row.org_name,
         welcome_text=row.welcome_text,
-        primary_colour=row.primary_colour,
-        accent_colour=row.accent_colour,
+        primary_colour=css_colour(row.primary_colour),
+        accent_colour=css_colour(row.accent_colour),
         logo_type=row.logo_type,
         logo_width=row.logo_width,
         logo_height=row.logo_height,
@@ -129,21 +138,48 @@ def org_name() -> str:
 
 
 def theme_css(look: Look) -> str:
-    """CSS custom properties overriding those of app/static/careloop.css."""
-    lines = [f"/* {look.org_name}: colours set by an admin at /admin/branding (version {look.version}). */", ":root {"]
-    if look.primary_colour:
+    """CSS custom properties overriding those of app/static/careloop.css.
+
+    Only colours checked as ``#rrggbb`` go in; no free text (the organisation's name belongs
+    in HTML, where it is escaped: in a CSS comment, ``*/`` would end it and let the rest in)."""
+    primary, accent = css_colour(look.primary_colour), css_colour(look.accent_colour)
+    lines = [f"/* Colours set by an admin at /admin/branding (version {int(look.version)}). */", ":root {"]
+    if primary:
         lines += [
-            f"  --header-bg: {look.primary_colour};",
-            f"  --primary: {look.primary_colour};",
-            f"  --primary-dark: {colour.shade(look.primary_colour, HOVER_DARKER)};",
+            f"  --header-bg: {primary};",
+            f"  --primary: {primary};",
+            f"  --primary-dark: {colour.shade(primary, HOVER_DARKER)};",
         ]
-    if look.accent_colour:
+    if accent:
         lines += [
-            f"  --brand: {look.accent_colour};",
-            f"  --brand-dark: {colour.shade(look.accent_colour, HOVER_DARKER)};",
+            f"  --brand: {accent};",
+            f"  --brand-dark: {colour.shade(accent, HOVER_DARKER)};",
         ]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def reset_branding(actor: User | None = None) -> list[str]:
+    """Every branding value back to its default (the name from ``CARELOOP_ORG_NAME``, the
+    standard colours, no welcome text, no logo): ``careloop branding reset``, for when a
+    setting has made the pages unusable. ``actor`` None means the command line. Returns what
+    changed; flushes (the caller commits, then calls ``forget_cached_branding``)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied(_("Only admins can change the organisation's look."))
+    row = db.session.get(Branding, 1)
+    if row is None:
+        return []
+    changed = [name for name in ("org_name", "welcome_text", "primary_colour", "accent_colour", "logo")
+               if getattr(row, "logo_sha256" if name == "logo" else name) is not None]
+    if changed:
+        row.org_name = row.welcome_text = row.primary_colour = row.accent_colour = None
+        row.logo = row.logo_type = row.logo_width = row.logo_height = row.logo_sha256 = None
+        row.version = (row.version or 0) + 1
+        row.updated_at = utcnow()
+        row.updated_by_id = actor.id if actor is not None else None
+        record(BRANDING_CHANGED, actor, changed=changed, reset=True)
+    db.session.flush()
+    return changed
 
 
 def logo_file() -> tuple[bytes, str, str] | None:
@@ -237,7 +273,11 @@ def check_logo(data: bytes, *, max_bytes: int, max_side: int) -> LogoInfo:
             image.load()  # decode it all: a truncated or disguised file fails here
     except ServiceError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # a header claiming billions of pixels: refused before decoding
+        raise ServiceError(_(
+            "That logo has more pixels than we can take; the most is %(max)s pixels a side.", max=max_side),
+            "logo") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ServiceError(refused, "logo") from None
     if kind not in LOGO_TYPES:
         raise ServiceError(refused, "logo")

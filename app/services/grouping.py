@@ -110,6 +110,15 @@ def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
     require_leader(actor, REGROUP)
     if review.status != "pending":
         raise ServiceError(_("Someone already answered this question."))
+    # The same rule as moving by hand: the report's problem, once owned, is its owner's to
+    # regroup; a closed candidate (a recurrence question) is its owner's to answer.
+    involved = [review.report.problem]
+    if review.kind == "recurrence" or review.candidate.status not in OPEN_STATUSES:
+        involved.append(review.candidate)
+    for problem in involved:
+        if problem is not None and problem.owner_id is not None:
+            require_owner_or_admin(problem, actor, _("Only the owner of #%(id)s or an admin can answer this.",
+                                                     id=problem.id))
     review.status, review.decided_by, review.decided_at = status, actor, utcnow()
 
 
@@ -143,7 +152,7 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
     if report.grouping != "auto":
         raise ServiceError(_("This report was not grouped automatically."))
     before = report.problem_id
-    new_problem = move_report(report, actor, None, grouping=None, owner_check=False)
+    new_problem = move_report(report, actor, None, grouping=None)  # the owner's (or an admin's) to undo
     record(GROUPING_UNDONE, actor, problem=new_problem, report=report, before={"problem_id": before})
     return new_problem
 

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.grouping import similarity_index
 from app.i18n import filing_language
 from app.models import (
+    OPEN_STATUSES,
     PROBLEM_CREATED,
     REPORT_FILED,
     REPORT_MOVED,
@@ -227,6 +228,10 @@ def move_report(
         require_owner_or_admin(source, actor, _("Only the problem's owner or an admin can move its reports."))
     if target is not None and target.merged_into_id is not None:
         target = target.merged_into
+    if target is not None and target.owner_id is not None and target.status not in OPEN_STATUSES:
+        # A closed problem's reporters are told of the move: only its owner (or an admin) decides.
+        require_owner_or_admin(target, actor, _("Only the owner of #%(id)s or an admin can move reports into it.",
+                                                id=target.id))
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
     told_where = target is not None  # a split starts a new problem: nothing to tell yet

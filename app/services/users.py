@@ -73,6 +73,7 @@ def update_user(user: User, actor: User, *, role: Role | str | None = None, acti
     user.role, user.active = new_role, new_active
     after = {"role": user.role, "active": user.active}
     if before != after:
+        user.end_sessions()  # a new role or a deactivation applies at once, on every device
         record(USER_UPDATED, actor, subject_user=user, before=before, after=after)
     db.session.flush()
 
@@ -127,6 +128,7 @@ def _apply_role(user: User, role: Role) -> tuple[dict, dict] | None:
                 return None
     before = user.role
     user.role = role
+    user.end_sessions()  # other sessions under the old role end
     return {"role": before}, {"role": role}
 
 

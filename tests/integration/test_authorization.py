@@ -69,6 +69,7 @@ MATRIX = {
     "admin.create": ADMIN,
     "admin.update": ADMIN,
     "admin.unlock_user": ADMIN,
+    "admin.sign_out_user": ADMIN,
     "admin.sources": ADMIN,
     "admin.run_source": ADMIN,
     "admin.outbox": ADMIN,

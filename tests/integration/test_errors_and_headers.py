@@ -50,7 +50,7 @@ def test_sign_in_starts_a_fresh_session(client, auth, make_user):
     auth.login(user)
     with client.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"] == str(user.id)
+        assert session["_user_id"] == f"{user.id}:{user.session_version}"
 
 
 def test_passwords_are_stored_hashed(make_user):

@@ -154,16 +154,21 @@ def test_sign_in_is_limited_per_address(client, limits, make_user):
     assert other.status_code == 302
 
 
-def test_sign_in_is_limited_per_account(client, limits, make_user):
+def test_sign_in_is_limited_per_account_from_each_address(client, limits, make_user):
+    """The account's limit counts per client address, so tries from one address cannot
+    shut the account's owner out at another (issue 15)."""
     limits(CARELOOP_RATELIMIT_LOGIN_ACCOUNT="2/hour")
     user = make_user(Role.STAFF)
-    for n in range(2):  # from two addresses: the account's own count
+    for _ in range(2):
         client.post("/login", data={"email": user.email, "password": "correct horse battery"},
-                    environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"})
+                    environ_base={"REMOTE_ADDR": "192.0.2.1"})
         client.post("/logout")
     response = client.post("/login", data={"email": user.email.upper(), "password": "correct horse battery"},
-                           environ_base={"REMOTE_ADDR": "192.0.2.3"})
+                           environ_base={"REMOTE_ADDR": "192.0.2.1"})
     assert response.status_code == 429
+    elsewhere = client.post("/login", data={"email": user.email, "password": "correct horse battery"},
+                            environ_base={"REMOTE_ADDR": "192.0.2.3"})
+    assert elsewhere.status_code == 302
 
 
 def test_proxy_count_uses_the_forwarded_address(app, app_ctx, fixed_clock):

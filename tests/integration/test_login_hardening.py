@@ -70,7 +70,35 @@ def test_a_successful_sign_in_starts_the_count_again(client, make_user):
         client.post("/logout")
         assert _fail(client, user.email, 4) == [422] * 4
         assert _login(client, user.email, PASSWORD).status_code == 302
-    assert db.session.get(LoginFailure, user.email) is None
+    assert db.session.scalar(db.select(LoginFailure).where(LoginFailure.email == user.email)) is None
+
+
+ATTACKER, PERSON = {"REMOTE_ADDR": "198.51.100.66"}, {"REMOTE_ADDR": "203.0.113.7"}
+
+
+def test_someone_elses_failures_do_not_lock_a_person_out(client, make_user):
+    """Failures lock the (account, address) pair: the guesser is locked, the person is not."""
+    user = make_user(Role.STAFF)
+    with clock_at(T0):
+        attacker = [_login(client, user.email, "wrong password", environ_base=ATTACKER).status_code
+                    for _ in range(6)]
+        assert attacker == [422] * 4 + [429, 429]
+        assert _login(client, user.email, PASSWORD, environ_base=ATTACKER).status_code == 429
+        assert _login(client, user.email, PASSWORD, environ_base=PERSON).status_code == 302
+
+
+def test_admins_see_a_lock_from_any_address_and_lifting_it_clears_every_address(client, auth, make_user):
+    user = make_user(Role.STAFF, name="Locked Out")
+    admin = make_user(Role.ADMIN)
+    with clock_at(T0):
+        _fail_from = lambda env: [_login(client, user.email, "nope", environ_base=env) for _ in range(5)]
+        _fail_from(ATTACKER)
+        _fail_from(PERSON)
+        auth.login(admin)
+        assert "Locked after failed sign-ins until" in client.get("/admin/users").get_data(as_text=True)
+        assert client.post(f"/admin/users/{user.id}/unlock").status_code == 302
+        client.post("/logout")
+        assert _login(client, user.email, PASSWORD, environ_base=ATTACKER).status_code == 302
 
 
 def test_an_address_without_an_account_behaves_exactly_the_same(client, make_user):
