@@ -28,6 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
+    from . import events
+
+    events.init_app(app)  # the domain-event fan-out's listeners; SQLite pragmas on the engines
+
     from . import (admin, api, auth, branding, dashboard, errors, health, hooks, i18n, labels, leaders,
                    limits, public, staff)
     from .plugins import init_plugins

@@ -156,12 +156,20 @@ def plugins_command():
 @click.command("send-mail")
 @click.option("--watch", is_flag=True, help="Keep going, checking for due messages every few seconds.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between checks with --watch.")
+@click.option("--retry-failed", is_flag=True, help="First put every failed email back in the outbox (same Message-ID).")
 @with_appcontext
-def send_mail(watch, interval):
+def send_mail(watch, interval, retry_failed):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
     import time
 
     from .services.outbox import MailNotConfigured, deliver_due
+
+    if retry_failed:
+        from .services.outbox import retry_failed as put_back
+
+        count = put_back()
+        db.session.commit()
+        click.echo(f"{count} failed message(s) back in the outbox.")
 
     while True:
         try:

@@ -147,8 +147,8 @@ def triage_queue():
     query = (
         problems_with_stats()
         .where(
-            ((Problem.status == Status.NEW) & Problem.owner_id.is_(None))
-            | (Problem.status.in_(OPEN_STATUSES) & inactive_owner)
+            ((Problem.status == Status.NEW) & Problem.owner_id.is_(None) & Problem.merged_into_id.is_(None))
+            | (Problem.is_open & inactive_owner)
         )
         .where(select(Report.id).where(Report.problem_id == Problem.id).exists())
     )
@@ -160,7 +160,7 @@ def problems_owned_by(user: User):
     yet closed out (somebody is still to be told)."""
     query = problems_with_stats().where(
         Problem.owner_id == user.id,
-        Problem.status.in_(OPEN_STATUSES) | awaiting_close_out(),
+        Problem.is_open | awaiting_close_out(),
     )
     return db.session.execute(
         query.order_by(Problem.due_on.is_(None), Problem.due_on, "first_at")
@@ -168,7 +168,8 @@ def problems_owned_by(user: User):
 
 
 def all_problems(status: str | None = None):
-    query = problems_with_stats()
+    """Every problem (merged ones are gone: their reports are counted where they went)."""
+    query = problems_with_stats().where(Problem.merged_into_id.is_(None))
     if status:
         query = query.where(Problem.status == status)
     return db.session.execute(query.order_by(Problem.id.desc())).all()

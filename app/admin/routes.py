@@ -106,6 +106,19 @@ def outbox_message(message_id):
     return render_template("admin/outbox_message.html", message=db.get_or_404(Message, message_id))
 
 
+@bp.post("/outbox/retry")
+@admin_required
+def outbox_retry():
+    """Send failed email again: one message (``message_id``) or every failed one."""
+    from ..services.outbox import retry_failed
+
+    one = request.form.get("message_id", type=int)
+    count = retry_failed([one] if one else None)
+    db.session.commit()
+    flash(_("%(num)s message(s) back in the outbox; they go out with the next send.", num=count), "success")
+    return redirect(url_for("admin.outbox_message", message_id=one) if one else url_for("admin.outbox"))
+
+
 @bp.route("/outbox/<int:message_id>/html")
 @admin_required
 def outbox_message_html(message_id):

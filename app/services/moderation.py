@@ -60,7 +60,6 @@ def approve_held_report(report: Report, actor: User) -> Problem:
     """Let a held report in: it is placed by the similarity engine like any new report
     (joins a matching problem, or starts one, possibly with a question for a leader)."""
     from .grouping import after_filing, place
-    from .notify import after_commit, report_info
     from .reports import _configured_area, suggested_title
 
     require_leader(actor, "Only leaders can approve held reports.")
@@ -79,7 +78,6 @@ def approve_held_report(report: Report, actor: User) -> Problem:
     record(REPORT_FILED, None, problem=problem, report=report, channel=report.channel, approved_by=actor.id)
     db.session.flush()
     after_filing(report, placement)
-    after_commit("report_filed", report=report_info(report))
     return problem
 
 

@@ -30,8 +30,6 @@ from ..models import (
 )
 from . import PermissionDenied, ServiceError, require_leader, require_owner_or_admin
 from .audit import record
-from .messages import notify_reporters
-from .notify import after_commit, problem_info, report_info
 from .reports import clean_text
 
 MIN_CHANGE_CHARS = 40
@@ -90,12 +88,6 @@ def _set_status(problem: Problem, actor: User, status: Status) -> None:
     before = problem.status
     problem.status = status
     record(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
-    _after_commit_with_problem("problem_status_changed", problem, before=before, after=str(status))
-
-
-def _after_commit_with_problem(hook: str, problem: Problem, **kwargs) -> None:
-    db.session.flush()
-    after_commit(hook, problem=problem_info(problem), **kwargs)
 
 
 def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | None = None) -> None:
@@ -111,15 +103,10 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
     if previous is None:
         if new_owner.id != actor.id and not actor.is_admin:
             raise PermissionDenied(_("Only an admin can give an unowned problem to someone else."))
-        first_owner = not db.session.scalar(
-            db.select(db.exists().where(Event.problem_id == problem.id, Event.verb == TOOK_OWNERSHIP))
-        )
         problem.owner = new_owner
-        event = record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
+        record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
         if problem.status == Status.NEW:
             _set_status(problem, actor, Status.OWNED)
-        if first_owner:
-            notify_reporters(problem, MessageKind.OWNED, event)
     else:
         # A deactivated owner cannot hand over; any leader may take the problem on.
         if previous.is_active or new_owner.id != actor.id:
@@ -192,8 +179,7 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
     note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     problem.decline_reason = reason
     _set_status(problem, actor, Status.DECLINED)
-    event = record(DECLINED, actor, problem=problem, reason=reason, note=note)
-    notify_reporters(problem, MessageKind.DECLINED, event, note=note)
+    record(DECLINED, actor, problem=problem, reason=reason, note=note)
     db.session.flush()
 
 
@@ -229,23 +215,11 @@ def publish(
     problem.public_summary = summary
     if first_publication:
         problem.published_at = utcnow()
-    event = record(PUBLISHED, actor, problem=problem, before=before, note=note,
-                   after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
-    if first_publication and not _people_told_of_this_change(problem):
-        notify_reporters(problem, MessageKind.CHANGED, event, note=note)
+    # Who is told follows from the event (services/telling.py): everyone not yet told of this
+    # change, once; republishing the same change tells nobody twice.
+    record(PUBLISHED, actor, problem=problem, before=before, note=note,
+           after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
     db.session.flush()
-    after_commit("change_published", problem=problem_info(problem),
-                 reports=[report_info(r) for r in problem.reports])
-
-
-def _people_told_of_this_change(problem: Problem) -> bool:
-    """Republishing the same change after an unpublish does not tell everyone twice."""
-    return db.session.scalar(
-        db.select(db.exists().where(
-            Message.problem_id == problem.id, Message.kind == MessageKind.CHANGED,
-            Message.created_at >= problem.changed_at,
-        ))
-    )
 
 
 def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:

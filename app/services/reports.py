@@ -26,7 +26,6 @@ from ..models import (
 )
 from . import ServiceError, require_leader, require_owner_or_admin
 from .audit import record
-from .notify import after_commit, report_info
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")
@@ -202,7 +201,6 @@ def file_report(
     record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
     after_filing(report, placement)
-    after_commit("report_filed", report=report_info(report))
     return report
 
 
@@ -230,7 +228,6 @@ def move_report(
         target = target.merged_into
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
-    told_where = target is not None  # a split starts a new problem: nothing to tell yet
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
@@ -240,8 +237,8 @@ def move_report(
     report.grouping_score = None
     db.session.flush()
     similarity_index().move_report(report.id, target.id)
-    for problem in (source, target):
-        event = record(
+    for problem in (source, target):  # who is told what follows from these (services/telling.py)
+        record(
             REPORT_MOVED,
             actor,
             problem=problem,
@@ -249,9 +246,5 @@ def move_report(
             before={"problem_id": source.id},
             after={"problem_id": target.id},
         )
-    if told_where:
-        from .messages import notify_reporters
-
-        notify_reporters(target, MessageKind.MOVED, event, reports=[report])
     db.session.flush()
     return target

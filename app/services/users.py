@@ -60,7 +60,7 @@ def update_user(user: User, actor: User, *, role: Role | str | None = None, acti
     if new_role == Role.STAFF and user.is_leader:
         owned = db.session.scalar(
             db.select(db.func.count(Problem.id)).where(
-                Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES)
+                Problem.owner_id == user.id, Problem.is_open
             )
         )
         if owned:
@@ -118,7 +118,7 @@ def _apply_role(user: User, role: Role) -> tuple[dict, dict] | None:
     if role == Role.STAFF and user.is_leader:
         owned = db.session.scalar(
             db.select(db.func.count(Problem.id)).where(
-                Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES)
+                Problem.owner_id == user.id, Problem.is_open
             )
         )
         if owned:
