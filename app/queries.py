@@ -78,7 +78,7 @@ def problems_with_stats(only: Select | None = None) -> Select:
 def awaiting_close_out():
     """SQL condition: the problem is changed or declined but somebody is not yet told
     (or marked unreachable). A changed problem is told when its change is published."""
-    notice, later = aliased(Message), aliased(Message)
+    notice, later, merged = aliased(Message), aliased(Message), aliased(Problem)
     not_delivered = (
         select(notice.id)
         .where(
@@ -86,7 +86,8 @@ def awaiting_close_out():
             notice.status.in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.FAILED,
                                MessageStatus.BOUNCED]),
             ~select(later.id).where(
-                later.problem_id == notice.problem_id, later.reporter_id == notice.reporter_id,
+                later.problem_id == notice.problem_id,
+                (later.reporter_id == notice.reporter_id) | (later.to_address == notice.to_address),
                 later.kind.in_(CLOSING_KINDS), later.id > notice.id,
                 later.status.in_([MessageStatus.SENT, MessageStatus.UNREACHABLE]),
             ).exists(),
@@ -99,8 +100,11 @@ def awaiting_close_out():
         .where(
             Report.problem_id == Problem.id, Report.removed_at.is_(None), Reporter.email.is_not(None),
             Reporter.contact_ok.is_(True), Reporter.unsubscribed_at.is_(None),
+            # Told as a person (their address), about this problem or one merged into it.
             ~select(Message.id).where(
-                Message.problem_id == Problem.id, Message.reporter_id == Report.reporter_id,
+                Message.problem_id.in_(select(merged.id).where(
+                    (merged.id == Problem.id) | (merged.merged_into_id == Problem.id))),
+                (Message.reporter_id == Report.reporter_id) | (Message.to_address == Reporter.email),
                 Message.kind.in_(CLOSING_KINDS), Message.user_id.is_(None),
             ).exists(),
         )
@@ -125,18 +129,29 @@ def not_closed_out():
 
 
 def latest_notices(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:
-    """The latest personal notice per (reporter id, problem id)."""
+    """The latest personal notice (receipts included) per (reporter id, problem id): to the
+    reporter, or to their address (a person is told once for all their filings)."""
     if not pairs:
         return {}
     reporter_ids = {r for r, _ in pairs}
-    latest: dict[tuple[int, int], Message] = {}
+    emails = dict(db.session.execute(select(Reporter.id, Reporter.email).where(Reporter.id.in_(reporter_ids))).all())
+    addresses = {e for e in emails.values() if e}
+    by_reporter: dict[tuple[int, int], Message] = {}
+    by_address: dict[tuple[str, int], Message] = {}
     for message in db.session.scalars(
         select(Message)
-        .where(Message.reporter_id.in_(reporter_ids), Message.user_id.is_(None),
-               Message.kind.in_(NOTICE_KINDS))
+        .where(Message.reporter_id.in_(reporter_ids) | Message.to_address.in_(addresses),
+               Message.user_id.is_(None), Message.kind.in_((*NOTICE_KINDS, MessageKind.RECEIPT)))
         .order_by(Message.id)
     ):
-        latest[(message.reporter_id, message.problem_id)] = message
+        by_reporter[(message.reporter_id, message.problem_id)] = message
+        by_address[(message.to_address, message.problem_id)] = message
+    latest: dict[tuple[int, int], Message] = {}
+    for reporter_id, problem_id in pairs:
+        found = [m for m in (by_reporter.get((reporter_id, problem_id)),
+                             by_address.get((emails.get(reporter_id), problem_id))) if m is not None]
+        if found:
+            latest[(reporter_id, problem_id)] = max(found, key=lambda m: m.id)
     return latest
 
 

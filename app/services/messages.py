@@ -103,7 +103,7 @@ def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rende
         kind=kind, problem=problem, reporter=reporter, reports=list(reports), note=note,
         org_name=branded_org_name(),
         base_url=current_app.config["CARELOOP_BASE_URL"],
-        owner=problem.owner, quote_chars=QUOTE_CHARS, **extra,
+        owner=problem.owner if problem is not None else None, quote_chars=QUOTE_CHARS, **extra,
     )
     if reporter is not None:
         context.update(_links(reporter))
@@ -111,11 +111,11 @@ def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rende
     subject_template = SUBJECTS[kind]
     if kind == MessageKind.RECEIPT and extra.get("receipt_owner") is not None:
         subject_template = RECEIPT_WITH_OWNER
+    owner = extra.get("receipt_owner") or context["owner"]
     subject = str(subject_template) % dict(
-        owner=(extra.get("receipt_owner") or problem.owner).name if (extra.get("receipt_owner") or problem.owner)
-        else _("Someone"),
-        title=problem.public_title or problem.title,
-        problem_id=problem.id,
+        owner=owner.name if owner is not None else _("Someone"),
+        title=(problem.public_title or problem.title) if problem is not None else "",
+        problem_id=problem.id if problem is not None else "",
         reporter=extra.get("customer_name", ""),
         what=extra.get("what", ""),
     )

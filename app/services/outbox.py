@@ -40,15 +40,17 @@ class MailNotConfigured(RuntimeError):
 
 
 # Headers a mail client must read as they are (RFC 8058 one-click unsubscribe): never
-# RFC 2047-encoded; a long value goes whole on the next line, within the 998-octet limit.
+# RFC 2047-encoded. A URL has no space to fold at, so the header stays on one line (RFC 5322
+# allows 998 octets; 78 is only a recommendation); only a longer one is folded after the colon.
 VERBATIM_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+HARD_LINE_LIMIT = 998
 
 
 class MailPolicy(EmailPolicy):
     def _fold(self, name, value, *args, **kwargs):
         if name.lower() in VERBATIM_HEADERS:
             text = str(value)
-            if len(name) + 2 + len(text) <= self.max_line_length:
+            if len(name) + 2 + len(text) <= HARD_LINE_LIMIT:
                 return f"{name}: {text}{self.linesep}"
             return f"{name}:{self.linesep} {text}{self.linesep}"
         return super()._fold(name, value, *args, **kwargs)

@@ -203,7 +203,7 @@ def publish(
     require_owner_or_admin(problem, actor)
     if problem.status != Status.CHANGED:
         raise ServiceError(_("Only a problem whose change is recorded can be published."))
-    title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, required=True)
+    title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, required=True, one_line=True)
     summary = clean_text(
         public_summary, field="public_summary", label=_("Public summary"), limit=LONG_TEXT, required=True
     )
@@ -244,12 +244,12 @@ def edit_problem(
     require_leader(actor)
     if problem.owner_id is not None:
         require_owner_or_admin(problem, actor)
-    title = clean_text(title, field="title", label=_("Title"), limit=200, required=True)
+    title = clean_text(title, field="title", label=_("Title"), limit=200, required=True, one_line=True)
     area = clean_text(area, field="area", label=_("Area"), limit=120)
     if public_title is _KEEP:
         public_title = problem.public_title
     else:  # a title approved for customers' eyes (suggestions while filing, the public page)
-        public_title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200)
+        public_title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, one_line=True)
     before = {"title": problem.title, "area": problem.area, "due_on": problem.due_on,
               "public_title": problem.public_title}
     after = {"title": title, "area": area, "due_on": due_on, "public_title": public_title}

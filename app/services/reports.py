@@ -56,14 +56,20 @@ def _describe(char: str) -> str:
     return f"U+{code:04X} {name}" if name else f"U+{code:04X}"
 
 
-def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False) -> str | None:
+def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False,
+               one_line: bool = False) -> str | None:
     """Strip a person's text and check its length; refuse rather than cut.
 
     Line breaks are normalised (CRLF and CR become LF); control characters other than tab
     and line breaks, and lone surrogates, are refused with a message (see ``refuse_unstorable``).
+    ``one_line``: names, addresses and titles (they go into email headers) may not contain
+    a line break at all; one is refused with a message by the field.
     """
     refuse_unstorable(value or "", field=field, label=label)
     text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if one_line and ("\n" in text or "\u2028" in text or "\u2029" in text):
+        raise ServiceError(_("%(label)s must be on one line: please remove the line break. "
+                             "Nothing has been saved yet.", label=label), field=field)
     if not text:
         if required:
             raise ServiceError(_("%(label)s is required.", label=label), field=field)
@@ -91,11 +97,11 @@ def new_reporter(
 ) -> Reporter:
     """A new person. Public filings never reuse a reporter by email, so nobody can
     read another person's reports by typing their address."""
-    email = clean_text(email, field="email", label=_("Email"), limit=254)
+    email = clean_text(email, field="email", label=_("Email"), limit=254, one_line=True)
     if contact_ok and not email:
         raise ServiceError(_("Give an email address so we can tell you what changed."), field="email")
     reporter = Reporter(
-        display_name=clean_text(name, field="name", label=_("Name"), limit=120),
+        display_name=clean_text(name, field="name", label=_("Name"), limit=120, one_line=True),
         email=email.lower() if email else None,
         contact_ok=bool(contact_ok and email),
         kind=ReporterKind(kind),

@@ -38,6 +38,7 @@ from ..models import (
     REPORT_FILED,
     REPORT_MOVED,
     STATUS_CHANGED,
+    STILL_HAPPENING,
     TOOK_OWNERSHIP,
     Event,
     Message,
@@ -173,10 +174,11 @@ def events_committing(events: list[Event]) -> None:
     touched: dict[int, Problem] = {}
     moved: set[int] = set()
     notes: dict[int, str] = {}
+    flagged = {e.report_id for e in events if e.verb == STILL_HAPPENING}
     for event in events:
         if event.verb not in TELLING_VERBS:
             continue
-        if event.verb in (REPORT_FILED,) and event.report is not None:
+        if event.verb == REPORT_FILED and event.report is not None and event.report_id not in flagged:
             filed.append(event.report)
         if event.verb == REPORT_MOVED and event.report_id is not None:
             moved.add(event.report_id)

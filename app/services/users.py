@@ -30,7 +30,7 @@ def create_user(
     """Create a staff account. ``actor`` None means the command line (trusted)."""
     if actor is not None and not actor.is_admin:
         raise PermissionDenied(_("Only admins can create accounts."))
-    name = clean_text(name, field="name", label=_("Name"), limit=120, required=True)
+    name = clean_text(name, field="name", label=_("Name"), limit=120, required=True, one_line=True)
     email = _valid_email(email or "")
     if role not in set(Role):
         raise ServiceError(_("Role must be one of: %(roles)s.", roles=", ".join(Role)), field="role")
