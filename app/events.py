@@ -7,7 +7,9 @@ or decides can forget a part:
 
 1. **Telling people** (``services/telling.py``): receipts for filed reports, and what each
    person in a touched problem should now know (who owns it, the published change, the
-   answer) written to the mail outbox, once per person and problem.
+   answer) written to the mail outbox, once per person and problem. This part runs when
+   the event is flushed (services flush once their change is complete), so the messages
+   are in the transaction as soon as the service returns and carry the event's time.
 2. **Outgoing webhooks** (``services/outgoing_webhooks.py``): a delivery per endpoint that
    wants the event, written in the same transaction.
 3. **Plugin hooks**, typed (``hooks().report_filed(info)``), called only after the commit;
@@ -35,6 +37,7 @@ from .plugin_api import ProblemInfo, ReportInfo
 
 log = logging.getLogger(__name__)
 _EVENTS = "careloop.events"
+_TO_TELL = "careloop.events_to_tell"
 _AFTER = "careloop.after_commit"
 
 
@@ -59,6 +62,7 @@ def record_event(
     )
     db.session.add(event)
     db.session.info.setdefault(_EVENTS, []).append(event)
+    db.session.info.setdefault(_TO_TELL, []).append(event)
     return event
 
 
@@ -174,9 +178,8 @@ def _before_commit(session: Session) -> None:
     events = [e for e in recorded if inspect(e).persistent]  # not rolled back with a savepoint
     if not events:
         return
-    from .services import outgoing_webhooks, telling
+    from .services import outgoing_webhooks
 
-    telling.events_committing(events)
     for event in events:
         outgoing_webhooks.event_recorded(event)
     outgoing_webhooks.write_deliveries(session)
@@ -184,6 +187,19 @@ def _before_commit(session: Session) -> None:
     if calls:
         session.info.setdefault(_AFTER, []).extend(calls)
     session.flush()
+
+
+def _after_flush_postexec(session: Session, flush_context) -> None:
+    """Events just flushed: who is told what (the session may not flush again here, so the
+    messages are flushed with the next flush or the commit)."""
+    recorded = session.info.pop(_TO_TELL, None)
+    if not recorded:
+        return
+    events = [e for e in recorded if inspect(e).persistent]
+    if events:
+        from .services import telling
+
+        telling.events_flushed(events)
 
 
 def _after_commit(session: Session) -> None:
@@ -199,6 +215,7 @@ def _after_transaction_end(session: Session, transaction) -> None:
     """Whatever ends the transaction (commit, rollback, close), start the next one afresh."""
     if transaction.parent is None:
         session.info.pop(_EVENTS, None)
+        session.info.pop(_TO_TELL, None)
         from .services.outgoing_webhooks import forget_transaction
 
         forget_transaction(session)
@@ -216,6 +233,7 @@ def _events_are_append_only(session: Session, flush_context, instances) -> None:
 
 _SESSION_LISTENERS = (
     ("before_flush", _events_are_append_only),
+    ("after_flush_postexec", _after_flush_postexec),
     ("before_commit", _before_commit),
     ("after_commit", _after_commit),
     ("after_rollback", _after_rollback),

@@ -168,8 +168,7 @@ def write_backs(problem, kind, reports: list[Report], note: str | None, *, notic
 
 def add_message(kind, problem, event, rendered: Rendered, *, to: str, reporter=None, user=None, reports=(),
                 notice_key: str | None = None) -> Message:
-    if event is None and problem is not None:  # the event that caused it: the problem's latest
-        db.session.flush()
+    if event is None and problem is not None:  # the event that caused it: the problem's latest (flushed)
         event_id = db.session.scalar(db.select(db.func.max(Event.id)).where(Event.problem_id == problem.id))
     else:
         if event is not None and event.id is None:

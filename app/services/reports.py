@@ -108,6 +108,10 @@ def new_reporter(
         locale=filing_language(),
     )
     db.session.add(reporter)
+    if reporter.contact_ok:
+        from .telling import ensure_person
+
+        ensure_person(reporter.email)
     return reporter
 
 

@@ -112,13 +112,23 @@ def person_for(email: str) -> Person:
     """The person row for an address (made the first time we write to it)."""
     person = db.session.scalar(db.select(Person).filter_by(email=email))
     if person is None:
-        try:
-            with db.session.begin_nested():
-                person = Person(email=email)
-                db.session.add(person)
-        except IntegrityError:  # made by another transaction at the same moment
-            person = db.session.scalar(db.select(Person).filter_by(email=email))
+        person = next((p for p in db.session.new if isinstance(p, Person) and p.email == email), None)
+    if person is None:
+        person = Person(email=email)
+        db.session.add(person)
     return person
+
+
+def ensure_person(email: str | None) -> None:
+    """Make the person row for an address when someone files with it (a service, outside
+    any flush), in a savepoint, so two filings at the same moment cannot collide later."""
+    if not email or db.session.scalar(db.select(Person.id).filter_by(email=email)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(Person(email=email))
+    except IntegrityError:  # made by another transaction at the same moment
+        pass
 
 
 def family(problem: Problem) -> list[int]:
@@ -158,7 +168,11 @@ def _told(problem_ids: list[int], kinds: tuple[MessageKind, ...]) -> dict[str, s
         db.select(Message.kind, Message.to_address, Message.reporter_id, Message.notice_key)
         .where(Message.problem_id.in_(problem_ids), Message.kind.in_(kinds), Message.notice_key.is_not(None))
     )
-    for kind, to, reporter_id, key in rows:
+    waiting = [(m.kind, m.to_address, m.reporter.id if m.reporter is not None else m.reporter_id, m.notice_key)
+               for m in db.session.new
+               if isinstance(m, Message) and m.notice_key and m.kind in kinds
+               and (m.problem.id if m.problem is not None else m.problem_id) in problem_ids]
+    for kind, to, reporter_id, key in [*rows, *waiting]:
         recipient = f"copy:{reporter_id}" if kind == MessageKind.STAFF_COPY else to
         told.setdefault(recipient, set()).add(key)
     return told
@@ -167,9 +181,12 @@ def _told(problem_ids: list[int], kinds: tuple[MessageKind, ...]) -> dict[str, s
 # --- the fan-out's entry point -------------------------------------------------------------------
 
 
-def events_committing(events: list[Event]) -> None:
+def events_flushed(events: list[Event]) -> None:
     """Receipts for filed reports, then everyone in each touched problem told what they
-    should know. A message that cannot be built is set aside with the reason (never lost)."""
+    should know. A message that cannot be built is set aside with the reason (never lost).
+
+    Runs inside the flush that stored the events (app/events.py): it may query and add
+    messages, but not flush; messages added here are counted through ``session.new``."""
     filed: list[Report] = []
     touched: dict[int, Problem] = {}
     moved: set[int] = set()
@@ -194,15 +211,13 @@ def events_committing(events: list[Event]) -> None:
     for report in filed:
         if report.problem is not None and report.source is None:
             _safely(send_receipt, report)
-    db.session.flush()
     for problem in touched.values():
         _safely(tell_everyone, problem, moved=moved, note=notes.get(problem.id))
 
 
 def _safely(function, *args, **kwargs) -> None:
     try:
-        with db.session.begin_nested():
-            function(*args, **kwargs)
+        function(*args, **kwargs)
     except Exception as error:  # noqa: BLE001 - never lose the report or decision that caused it
         log.exception("Could not write the messages for %s", function.__name__)
         from .outbox import NOT_BUILT

@@ -3,6 +3,9 @@
 Revision ID: 0014
 Revises: 0013
 """
+import secrets
+from datetime import datetime, timezone
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -27,6 +30,16 @@ def upgrade():
         sa.UniqueConstraint('email', name=op.f('uq_people_email')),
         sa.UniqueConstraint('token', name=op.f('uq_people_token')),
     )
+    # One person per address that was given with consent to email, each with its own link.
+    bind = op.get_bind()
+    emails = [row[0] for row in bind.execute(sa.text(
+        "SELECT DISTINCT email FROM reporters WHERE email IS NOT NULL AND contact_ok"))]
+    people = sa.table('people', sa.column('email', sa.String), sa.column('token', sa.String),
+                      sa.column('created_at', sa.DateTime))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    if emails:
+        op.bulk_insert(people, [{'email': e, 'token': secrets.token_urlsafe(32), 'created_at': now}
+                                for e in sorted(set(emails))])
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notice_key', sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column('retry_from', sa.DateTime(), nullable=True))
