@@ -32,6 +32,7 @@ LABELS = {
         "unreachable": _l("unreachable"),
         "unsubscribed": _l("unsubscribed"),
         "no contact given": _l("no contact given"),
+        "told in person": _l("told in person"),
     },
     "message_status": {
         "pending": _l("pending"),

@@ -141,7 +141,7 @@ def latest_notices(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Messag
     for message in db.session.scalars(
         select(Message)
         .where(Message.reporter_id.in_(reporter_ids) | Message.to_address.in_(addresses),
-               Message.user_id.is_(None), Message.kind.in_((*NOTICE_KINDS, MessageKind.RECEIPT)))
+               Message.user_id.is_(None), Message.kind.in_((*NOTICE_KINDS, MessageKind.TOLD_IN_PERSON)))
         .order_by(Message.id)
     ):
         by_reporter[(message.reporter_id, message.problem_id)] = message
@@ -172,13 +172,26 @@ def triage_queue():
 
 def problems_owned_by(user: User):
     """What a leader owns and still has to finish: open, or changed or declined but not
-    yet closed out (somebody is still to be told)."""
+    yet closed out (somebody is still to be told), or changed while someone says it is
+    still happening."""
+    from .services.people import still_happening_problems
+
     query = problems_with_stats().where(
         Problem.owner_id == user.id,
-        Problem.is_open | awaiting_close_out(),
+        Problem.is_open | awaiting_close_out() | still_happening_problems(),
     )
     return db.session.execute(
         query.order_by(Problem.due_on.is_(None), Problem.due_on, "first_at")
+    ).all()
+
+
+def still_happening_queue():
+    """Changed problems someone says are still happening since the change (until the owner
+    reopens or records a new change), oldest change first."""
+    from .services.people import still_happening_problems
+
+    return db.session.execute(
+        problems_with_stats().where(still_happening_problems()).order_by(Problem.changed_at, Problem.id)
     ).all()
 
 

@@ -12,7 +12,8 @@ from .. import services
 from ..extensions import db
 from ..labels import label
 from ..models import LINKED_WORK_DONE, STILL_HAPPENING, MessageKind, Problem, ProblemLink, Report, Reporter, Status, User
-from ..queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
+from ..queries import (all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by,
+                       still_happening_queue, triage_queue)
 from ..services.messages import mark_unreachable, notice_states, preview
 from ..web import leader_required, run_service
 from . import bp
@@ -40,6 +41,7 @@ from ..services.links import create_work, link_work, work_sources
 @leader_required
 def triage():
     return render_template("leaders/triage.html", rows=triage_queue(), closing=not_closed_out(),
+                           still=still_happening_queue(),
                            reviews=grouping_service.pending_reviews(), action=ActionForm(formdata=None))
 
 

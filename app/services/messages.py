@@ -234,7 +234,9 @@ def notice_states(problem: Problem) -> list[PersonNotice]:
         message = by_recipient.get(group.email or group.key)
         if message is None and wanted is None:
             message = None
-        if reporter.contact_state and (message is None or message.status != MessageStatus.UNREACHABLE):
+        if message is not None and message.kind == MessageKind.TOLD_IN_PERSON:
+            people.append(PersonNotice(reporter, reports, "told in person", message.sent_at, message.subject))
+        elif reporter.contact_state and (message is None or message.status != MessageStatus.UNREACHABLE):
             people.append(PersonNotice(reporter, reports, reporter.contact_state))
         elif message is None:
             people.append(PersonNotice(reporter, reports, "not yet"))

@@ -27,6 +27,7 @@ from ..models import (
     Report,
     Reporter,
     Status,
+    utcnow,
 )
 from . import NotFound, PermissionDenied, ServiceError
 from .audit import record
@@ -185,6 +186,82 @@ def still_happening_problems():
     return (Problem.status == Status.CHANGED) & db.select(Event.id).where(
         Event.problem_id == Problem.id, Event.verb == STILL_HAPPENING,
         Event.created_at >= Problem.changed_at).exists()
+
+
+def still_happening_count() -> int:
+    """How many changed problems someone says are still happening (the dashboard's tile)."""
+    return db.session.scalar(db.select(func.count(Problem.id)).where(still_happening_problems())) or 0
+
+
+# --- telling people without email in person -------------------------------------------------
+
+TOLD_IN_PERSON = "told_in_person"
+
+
+@dataclass
+class InPersonTask:
+    reporter: Reporter
+    problem: Problem
+    reports: list[Report]
+    kind: str  # changed | declined
+    key: str
+
+    @property
+    def outcome(self) -> str:
+        return self.problem.change_what if self.kind == MessageKind.CHANGED else self.problem.decline_reason
+
+
+def in_person_tasks(staff) -> list[InPersonTask]:
+    """People this staff member filed for who cannot be emailed, whose problem has an outcome
+    they have not been told (in person, or marked unreachable)."""
+    from .telling import desired, family
+
+    reports = db.session.scalars(
+        db.select(Report).join(Reporter, Reporter.id == Report.reporter_id)
+        .where(Report.filed_by_id == staff.id, Report.removed_at.is_(None),
+               (Reporter.user_id.is_(None)) | (Reporter.user_id != staff.id))
+        .order_by(Report.created_at)).all()
+    tasks: dict[tuple[int, int], InPersonTask] = {}
+    for report in reports:
+        reporter = report.reporter
+        if reporter.can_be_emailed or report.problem is None:
+            continue
+        problem = report.problem
+        while problem.merged_into_id is not None:
+            problem = problem.merged_into
+        wanted = desired(problem)
+        if wanted is None or wanted[0] not in (MessageKind.CHANGED, MessageKind.DECLINED):
+            continue
+        done = db.session.scalar(db.select(db.exists().where(
+            Message.reporter_id == reporter.id, Message.problem_id.in_(family(problem)),
+            Message.notice_key == wanted[1],
+            Message.kind.in_((MessageKind.TOLD_IN_PERSON, MessageKind.CHANGED, MessageKind.DECLINED)))))
+        if done:
+            continue
+        task = tasks.setdefault((reporter.id, problem.id),
+                                InPersonTask(reporter, problem, [], str(wanted[0]), wanted[1]))
+        task.reports.append(report)
+    return list(tasks.values())
+
+
+def told_in_person(actor, reporter_id: int, problem_id: int) -> Message:
+    """Staff told the person the outcome in person: recorded with who told whom, and counted
+    as told (close-out, the problem page)."""
+    task = next((t for t in in_person_tasks(actor) if t.reporter.id == reporter_id and t.problem.id == problem_id),
+                None)
+    if task is None:
+        raise NotFound(_("There is nothing left to tell this person in person."))
+    record(TOLD_IN_PERSON, actor, problem=task.problem, report=task.reports[-1], reporter_id=reporter_id,
+           told_by=actor.name)
+    message = Message(
+        kind=MessageKind.TOLD_IN_PERSON, status="sent", problem=task.problem, reporter=task.reporter,
+        to_address="in person", subject=_("Told in person by %(name)s", name=actor.name)[:300],
+        body_text=_("%(staff)s told %(person)s in person: %(outcome)s", staff=actor.name,
+                    person=task.reporter.name_or_anonymous, outcome=task.outcome),
+        notice_key=task.key, sent_at=utcnow(), attempts=0)
+    db.session.add(message)
+    db.session.flush()
+    return message
 
 
 # --- the private link again ------------------------------------------------------------------

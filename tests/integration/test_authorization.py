@@ -26,6 +26,7 @@ MATRIX = {
     "public.report_still_happening": ANYONE,
     "public.unsubscribe_page": ANYONE,
     "public.link_again": ANYONE,
+    "staff.told_in_person": STAFF,
     "public.answer": ANYONE,  # the private token is the key
     "public.suggest": ANYONE,
     "public.set_language": ANYONE,  # the language switcher in the header
