@@ -16,7 +16,6 @@ from sqlalchemy.orm import aliased, selectinload
 from .models import (
     CLOSING_KINDS,
     HANDED_OVER,
-    OPEN_STATUSES,
     Event,
     Message,
     MessageKind,

@@ -11,7 +11,7 @@ from flask_login import current_user
 from ..extensions import csrf, db
 from ..i18n import current_language
 from ..templating import format_date
-from ..models import Channel, Report, Reporter
+from ..models import Channel, Report
 from ..queries import latest_notices
 from ..services.messages import still_happening, unsubscribe
 from ..queries import paginate_rows, published_change, published_changes_query

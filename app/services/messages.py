@@ -8,7 +8,6 @@ delivers it later.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from ..extensions import db
 from ..i18n import language
 from ..models import (
-    CLOSING_KINDS,
     MARKED_UNREACHABLE,
     STILL_HAPPENING,
     UNSUBSCRIBED,

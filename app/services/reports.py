@@ -16,7 +16,6 @@ from ..models import (
     REPORT_FILED,
     REPORT_MOVED,
     Channel,
-    MessageKind,
     Problem,
     Report,
     Reporter,
