@@ -279,7 +279,8 @@ def event_name_for(event: Event) -> str | None:
 
 
 def event_recorded(event: Event) -> None:
-    """Called by ``audit.record`` for every event: remember it when an endpoint wants it."""
+    """Called by the fan-out (app/events.py) for every committing event: remember it when
+    an endpoint wants it."""
     if event.verb not in VERB_EVENTS:
         return
     name = event_name_for(event)
