@@ -28,6 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
+    from app import events
+
+    events.init_app(app)  # the domain-event fan-out's listeners; SQLite pragmas on the engines
+
     from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff
     from app.plugins.manager import init_plugins
     from app.security import limits

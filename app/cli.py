@@ -52,7 +52,8 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from app.services import ServiceError, create_user
+    from app.services.errors import ServiceError
+    from app.services.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -114,7 +115,7 @@ def import_command(source):
     from app.imports.importer import get_source, import_from_source
     from app.imports.linked_work import check_linked_work
     from app.plugins.manager import ticket_sources
-    from app.services import ServiceError
+    from app.services.errors import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False
@@ -156,12 +157,20 @@ def plugins_command():
 @click.command("send-mail")
 @click.option("--watch", is_flag=True, help="Keep going, checking for due messages every few seconds.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between checks with --watch.")
+@click.option("--retry-failed", is_flag=True, help="First put every failed email back in the outbox (same Message-ID).")
 @with_appcontext
-def send_mail(watch, interval):
+def send_mail(watch, interval, retry_failed):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
     import time
 
     from app.messaging.mail import MailNotConfigured, deliver_due
+
+    if retry_failed:
+        from app.messaging.mail import retry_failed as put_back
+
+        count = put_back()
+        db.session.commit()
+        click.echo(f"{count} failed message(s) back in the outbox.")
 
     while True:
         try:

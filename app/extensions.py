@@ -7,7 +7,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -34,10 +34,10 @@ login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite: readers do not block the writer (WAL), and a busy database waits instead of
-    failing at once, so several threads or processes can share one file."""
+    failing at once, so several threads or processes can share one file. Registered on each
+    app's engines by ``app.events.init_app``."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

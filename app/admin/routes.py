@@ -2,11 +2,12 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.admin import bp
+from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
 from app.models import User
-from app.services import ServiceError, create_user, update_user
+from app.services.errors import ServiceError
+from app.services.users import create_user, update_user
 from app.web import admin_required, run_service
 
 
@@ -104,6 +105,19 @@ def outbox_message(message_id):
     from app.models import Message
 
     return render_template("admin/outbox_message.html", message=db.get_or_404(Message, message_id))
+
+
+@bp.post("/outbox/retry")
+@admin_required
+def outbox_retry():
+    """Send failed email again: one message (``message_id``) or every failed one."""
+    from app.messaging.mail import retry_failed
+
+    one = request.form.get("message_id", type=int)
+    count = retry_failed([one] if one else None)
+    db.session.commit()
+    flash(_("%(num)s message(s) back in the outbox; they go out with the next send.", num=count), "success")
+    return redirect(url_for("admin.outbox_message", message_id=one) if one else url_for("admin.outbox"))
 
 
 @bp.route("/outbox/<int:message_id>/html")

@@ -33,8 +33,8 @@ from app.models import (
 )
 from app.plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
-from app.services import ServiceError
 from app.services.audit import record
+from app.services.errors import ServiceError
 from app.services.reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ from app.messaging.compose import add_message, render_message
 from app.models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
 from app.plugin_api import SourceError, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
-from app.services import ServiceError, require_owner_or_admin
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_owner_or_admin
 
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 

@@ -79,7 +79,7 @@ def lock_states() -> dict[str, datetime]:
 
 def unlock(user: User, actor: User) -> None:
     """An admin lets a locked account sign in again at once."""
-    from app.services import PermissionDenied
+    from app.services.errors import PermissionDenied
 
     if not actor.is_admin:
         raise PermissionDenied("Only admins can unlock accounts.")

@@ -20,8 +20,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models import API_TOKEN_CREATED, API_TOKEN_REVOKED, ApiScope, ApiToken, User, utcnow
-from app.services import NotFound, PermissionDenied, ServiceError
 from app.services.audit import record
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 
 TOKEN_PREFIX = "cl_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8  # what lists show: "cl_" and 8 characters

@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import colour
 from app.extensions import db
 from app.models import BRANDING_CHANGED, Branding, User, utcnow
-from app.services import PermissionDenied, ServiceError
 from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
 
 ORG_NAME_MAX = 120
 WELCOME_MAX = 1000

@@ -32,8 +32,9 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import ServiceError, require_leader, require_owner_or_admin
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.reports import REGROUP
 
 
@@ -151,8 +152,6 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
 
 def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     """Merge ``source`` into ``target``: every report and person moves; the old URL redirects."""
-    from app.messaging.compose import notify_reporters
-
     require_leader(actor, REGROUP)
     if source.id == target.id:
         raise ServiceError(_("A problem cannot be merged into itself."), field="target")
@@ -173,12 +172,11 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     similarity_index().move_problem(source.id, target.id)
     record(MERGED, actor, problem=source, before={"problem_id": source.id}, after={"problem_id": target.id},
            reports=[r.id for r in moved])
-    event = record(MERGED, actor, problem=target, before={"problem_id": source.id},
+    record(MERGED, actor, problem=target, before={"problem_id": source.id},
                    after={"problem_id": target.id}, reports=[r.id for r in moved])
     db.session.execute(db.update(GroupingReview).where(GroupingReview.candidate_problem_id == source.id)
                        .values(candidate_problem_id=target.id))
-    notify_reporters(target, MessageKind.MOVED, event, reports=moved)
-    db.session.flush()
+    db.session.flush()  # who is told what follows from the events (services/telling.py)
     return target
 
 
@@ -211,7 +209,7 @@ def split_reports(problem: Problem, report_ids: list[int], actor: User, target: 
 def visible_open_problem_ids(*, staff: bool) -> list[int]:
     """Problems a filer may be shown as suggestions: staff see every open problem;
     customers only those whose public title a leader has approved (public_title set)."""
-    query = db.select(Problem.id).where(Problem.status.in_(OPEN_STATUSES), Problem.merged_into_id.is_(None))
+    query = db.select(Problem.id).where(Problem.is_open, Problem.merged_into_id.is_(None))
     if not staff:
         query = query.where(Problem.public_title.is_not(None))
     return list(db.session.scalars(query))

@@ -12,8 +12,9 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import PROBLEM_CREATED, REPORT_FILED, Channel, Problem, Report, User, utcnow
-from app.services import ServiceError, require_leader
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader
 
 HELD = "held"
 REJECTED = "rejected"
@@ -51,7 +52,6 @@ def _require_held(report: Report) -> None:
 def approve_held_report(report: Report, actor: User) -> Problem:
     """Let a held report in: it is placed by the similarity engine like any new report
     (joins a matching problem, or starts one, possibly with a question for a leader)."""
-    from app.plugins.calls import after_commit, report_info
     from app.services.grouping import after_filing, place
     from app.services.reports import _configured_area, suggested_title
 
@@ -71,7 +71,6 @@ def approve_held_report(report: Report, actor: User) -> Problem:
     record(REPORT_FILED, None, problem=problem, report=report, channel=report.channel, approved_by=actor.id)
     db.session.flush()
     after_filing(report, placement)
-    after_commit("report_filed", report=report_info(report))
     return problem
 
 

@@ -16,7 +16,6 @@ from app.models import (
     REPORT_FILED,
     REPORT_MOVED,
     Channel,
-    MessageKind,
     Problem,
     Report,
     Reporter,
@@ -24,9 +23,9 @@ from app.models import (
     User,
     utcnow,
 )
-from app.plugins.calls import after_commit, report_info
-from app.services import ServiceError, require_leader, require_owner_or_admin
 from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")
@@ -57,14 +56,20 @@ def _describe(char: str) -> str:
     return f"U+{code:04X} {name}" if name else f"U+{code:04X}"
 
 
-def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False) -> str | None:
+def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False,
+               one_line: bool = False) -> str | None:
     """Strip a person's text and check its length; refuse rather than cut.
 
     Line breaks are normalised (CRLF and CR become LF); control characters other than tab
     and line breaks, and lone surrogates, are refused with a message (see ``refuse_unstorable``).
+    ``one_line``: names, addresses and titles (they go into email headers) may not contain
+    a line break at all; one is refused with a message by the field.
     """
     refuse_unstorable(value or "", field=field, label=label)
     text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if one_line and ("\n" in text or "\u2028" in text or "\u2029" in text):
+        raise ServiceError(_("%(label)s must be on one line: please remove the line break. "
+                             "Nothing has been saved yet.", label=label), field=field)
     if not text:
         if required:
             raise ServiceError(_("%(label)s is required.", label=label), field=field)
@@ -92,17 +97,21 @@ def new_reporter(
 ) -> Reporter:
     """A new person. Public filings never reuse a reporter by email, so nobody can
     read another person's reports by typing their address."""
-    email = clean_text(email, field="email", label=_("Email"), limit=254)
+    email = clean_text(email, field="email", label=_("Email"), limit=254, one_line=True)
     if contact_ok and not email:
         raise ServiceError(_("Give an email address so we can tell you what changed."), field="email")
     reporter = Reporter(
-        display_name=clean_text(name, field="name", label=_("Name"), limit=120),
+        display_name=clean_text(name, field="name", label=_("Name"), limit=120, one_line=True),
         email=email.lower() if email else None,
         contact_ok=bool(contact_ok and email),
         kind=ReporterKind(kind),
         locale=filing_language(),
     )
     db.session.add(reporter)
+    if reporter.contact_ok:
+        from app.services.telling import ensure_person
+
+        ensure_person(reporter.email)
     return reporter
 
 
@@ -202,7 +211,6 @@ def file_report(
     record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
     after_filing(report, placement)
-    after_commit("report_filed", report=report_info(report))
     return report
 
 
@@ -230,7 +238,6 @@ def move_report(
         target = target.merged_into
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
-    told_where = target is not None  # a split starts a new problem: nothing to tell yet
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
@@ -240,8 +247,8 @@ def move_report(
     report.grouping_score = None
     db.session.flush()
     similarity_index().move_report(report.id, target.id)
-    for problem in (source, target):
-        event = record(
+    for problem in (source, target):  # who is told what follows from these (services/telling.py)
+        record(
             REPORT_MOVED,
             actor,
             problem=problem,
@@ -249,9 +256,5 @@ def move_report(
             before={"problem_id": source.id},
             after={"problem_id": target.id},
         )
-    if told_where:
-        from app.messaging.compose import notify_reporters
-
-        notify_reporters(target, MessageKind.MOVED, event, reports=[report])
     db.session.flush()
     return target

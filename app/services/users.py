@@ -10,8 +10,8 @@ from flask_babel import ngettext
 
 from app.extensions import db
 from app.models import OPEN_STATUSES, USER_CREATED, USER_UPDATED, Problem, Role, User
-from app.services import PermissionDenied, ServiceError
 from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
 from app.services.reports import clean_text
 
 MIN_PASSWORD = 10
@@ -30,7 +30,7 @@ def create_user(
     """Create a staff account. ``actor`` None means the command line (trusted)."""
     if actor is not None and not actor.is_admin:
         raise PermissionDenied(_("Only admins can create accounts."))
-    name = clean_text(name, field="name", label=_("Name"), limit=120, required=True)
+    name = clean_text(name, field="name", label=_("Name"), limit=120, required=True, one_line=True)
     email = _valid_email(email or "")
     if role not in set(Role):
         raise ServiceError(_("Role must be one of: %(roles)s.", roles=", ".join(Role)), field="role")
@@ -60,7 +60,7 @@ def update_user(user: User, actor: User, *, role: Role | str | None = None, acti
     if new_role == Role.STAFF and user.is_leader:
         owned = db.session.scalar(
             db.select(db.func.count(Problem.id)).where(
-                Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES)
+                Problem.owner_id == user.id, Problem.is_open
             )
         )
         if owned:
@@ -118,7 +118,7 @@ def _apply_role(user: User, role: Role) -> tuple[dict, dict] | None:
     if role == Role.STAFF and user.is_leader:
         owned = db.session.scalar(
             db.select(db.func.count(Problem.id)).where(
-                Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES)
+                Problem.owner_id == user.id, Problem.is_open
             )
         )
         if owned:

@@ -1,10 +1,10 @@
 """Outgoing webhooks: endpoints admins register, deliveries written with the events that
 cause them, and the sender that delivers them (``careloop send-webhooks``).
 
-* **Where deliveries come from.** ``audit.record`` calls ``event_recorded`` for every audit
-  event. When the verb maps to a webhook event (``VERB_EVENTS``) and an active endpoint
-  wants it, the event is remembered on the session; just before the transaction commits
-  (``before_commit``) one delivery row per endpoint is written with its body, so the
+* **Where deliveries come from.** The event fan-out (``app/events.py``) calls
+  ``event_recorded`` for every event of a committing transaction. When the verb maps to a
+  webhook event (``VERB_EVENTS``) and an active endpoint wants it, the event is remembered;
+  then (``write_deliveries``) one delivery row per endpoint is written with its body, so the
   delivery lands with the event or not at all. One indexed query per transaction decides
   "is any endpoint active?"; nothing is cached across transactions.
 * **What a payload says.** The problem's id, title, status, owner's name, how many people
@@ -39,7 +39,6 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -66,7 +65,7 @@ from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.outbox import claims
 from app.outbox.claims import LEASE
 from app.security import netguard
-from app.services import PermissionDenied, ServiceError
+from app.services.errors import PermissionDenied, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +275,8 @@ def event_name_for(event: Event) -> str | None:
 
 
 def event_recorded(event: Event) -> None:
-    """Called by ``audit.record`` for every event: remember it when an endpoint wants it."""
+    """Called by the fan-out (app/events.py) for every committing event: remember it when
+    an endpoint wants it."""
     if event.verb not in VERB_EVENTS:
         return
     name = event_name_for(event)
@@ -302,8 +302,8 @@ def _active_endpoints() -> list[tuple[int, list[str]]]:
     return info[_ACTIVE]
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _write_deliveries(session: Session) -> None:
+def write_deliveries(session: Session) -> None:
+    """Called by the fan-out (app/events.py) before the commit: a row per delivery."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -329,12 +329,10 @@ def _write_deliveries(session: Session) -> None:
     session.flush()
 
 
-@sa_event.listens_for(Session, "after_transaction_end")
-def _forget(session: Session, transaction) -> None:
-    """Whatever ends the transaction (commit, rollback, close), start the next one afresh."""
-    if transaction.parent is None:
-        session.info.pop(_ACTIVE, None)
-        session.info.pop(_PENDING, None)
+def forget_transaction(session: Session) -> None:
+    """Called by the fan-out when a transaction ends (commit, rollback, close)."""
+    session.info.pop(_ACTIVE, None)
+    session.info.pop(_PENDING, None)
 
 
 # --- Payloads ------------------------------------------------------------------------------
