@@ -141,7 +141,11 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "Careloop <careloop@localhost>")
     CARELOOP_REPLY_TO = os.environ.get("CARELOOP_REPLY_TO", "")
-    CARELOOP_MAIL_MAX_ATTEMPTS = int(os.environ.get("CARELOOP_MAIL_MAX_ATTEMPTS", "8"))
+    # A message is retried (1, 2, 4 … minutes apart, at most 6 hours) until it is this many days
+    # old; then it is marked failed, and an admin can send it again (`send-mail --retry-failed`).
+    CARELOOP_MAIL_RETRY_DAYS = float(os.environ.get("CARELOOP_MAIL_RETRY_DAYS", "4"))
+    # An extra cap on tries (0: none, only the days above count).
+    CARELOOP_MAIL_MAX_ATTEMPTS = int(os.environ.get("CARELOOP_MAIL_MAX_ATTEMPTS", "0"))
     # Outgoing webhooks: tries before a delivery is marked failed (`careloop send-webhooks`).
     CARELOOP_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("CARELOOP_WEBHOOK_MAX_ATTEMPTS", "10"))
 

@@ -16,7 +16,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     Everything is imported here, not at the top, so that ``import app.plugin_api`` (what a
     plugin does) loads neither the database nor the rest of the app.
     """
-    from app import admin, api, auth, branding, dashboard, errors, health, i18n, labels, leaders, public, staff, urls
+    from app import (
+        admin,
+        api,
+        auth,
+        branding,
+        dashboard,
+        errors,
+        events,
+        health,
+        i18n,
+        labels,
+        leaders,
+        public,
+        staff,
+        urls,
+    )
     from app.cli import init_cli
     from app.extensions import csrf, db, init_db, login_manager, migrate
     from app.plugins.manager import init_plugins
@@ -38,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
+    events.init_app(app)  # the domain-event fan-out's listeners, on this app's session
     i18n.init_app(app)
     labels.init_app(app)
     init_plugins(app)

@@ -20,6 +20,7 @@ from app.imports.importer import get_source, import_from_source
 from app.imports.linked_work import check_linked_work
 from app.messaging.digest import write_digests
 from app.messaging.mail import MailNotConfigured, deliver_due
+from app.messaging.mail import retry_failed as put_back
 from app.models import Role
 from app.plugins.manager import plugin_manager, ticket_sources
 from app.queries.export import iter_problems, iter_reports
@@ -182,10 +183,17 @@ def plugins_command():
 @click.command("send-mail")
 @click.option("--watch", is_flag=True, help="Keep going, checking for due messages every few seconds.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between checks with --watch.")
+@click.option("--retry-failed", is_flag=True, help="First put every failed email back in the outbox (same Message-ID).")
 @with_appcontext
-def send_mail(watch, interval):
+def send_mail(watch, interval, retry_failed):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
 
+
+    if retry_failed:
+
+        count = put_back()
+        db.session.commit()
+        click.echo(f"{count} failed message(s) back in the outbox.")
 
     while True:
         try:

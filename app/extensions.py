@@ -41,12 +41,13 @@ def init_db(app) -> None:
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
-                event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "connect", sqlite_pragmas)
 
 
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite: readers do not block the writer (WAL), and a busy database waits instead of
-    failing at once, so several threads or processes can share one file."""
+    failing at once, so several threads or processes can share one file. Registered on each
+    app's engines by ``app.events.init_app``."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

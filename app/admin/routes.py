@@ -6,6 +6,7 @@ from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
 from app.imports.importer import get_source, source_overview, start_import_in_background
+from app.messaging.mail import retry_failed
 from app.models import Message, MessageStatus, User
 from app.services.errors import ServiceError
 from app.services.users import create_user, update_user
@@ -102,6 +103,18 @@ def outbox():
 def outbox_message(message_id):
 
     return render_template("admin/outbox_message.html", message=db.get_or_404(Message, message_id))
+
+
+@bp.post("/outbox/retry")
+@admin_required
+def outbox_retry():
+    """Send failed email again: one message (``message_id``) or every failed one."""
+
+    one = request.form.get("message_id", type=int)
+    count = retry_failed([one] if one else None)
+    db.session.commit()
+    flash(_("%(num)s message(s) back in the outbox; they go out with the next send.", num=count), "success")
+    return redirect(url_for("admin.outbox_message", message_id=one) if one else url_for("admin.outbox"))
 
 
 @bp.route("/outbox/<int:message_id>/html")

@@ -41,7 +41,15 @@ from app.models import (
     Status,
     User,
 )
-from app.queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
+from app.queries import (
+    all_problems,
+    is_closed_out,
+    leaders,
+    not_closed_out,
+    problems_owned_by,
+    still_happening_queue,
+    triage_queue,
+)
 from app.services import grouping as grouping_service
 from app.web import leader_required, run_service
 
@@ -50,6 +58,7 @@ from app.web import leader_required, run_service
 @leader_required
 def triage():
     return render_template("leaders/triage.html", rows=triage_queue(), closing=not_closed_out(),
+                           still=still_happening_queue(),
                            reviews=grouping_service.pending_reviews(), action=ActionForm(formdata=None))
 
 

@@ -1,12 +1,13 @@
-"""Telling people: personal messages that quote their own words, written to the outbox.
+"""Composing messages: personal messages that quote their own words, written to the outbox.
 
-Messages are rendered and added to the session in the same transaction as the event
-that causes them (the caller commits); ``app/messaging/mail.py`` delivers them later.
+Who is told what, and when, is decided in ``app/services/telling.py`` from the recorded
+events; this module renders each kind (templates/mail/<kind>.txt and .html) and adds it to
+the session in the same transaction (the caller commits); ``app/messaging/mail.py``
+delivers it later.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +15,10 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.events import record_event
 from app.extensions import db
 from app.i18n import language
 from app.models import (
-    CLOSING_KINDS,
     MARKED_UNREACHABLE,
     STILL_HAPPENING,
     UNSUBSCRIBED,
@@ -33,12 +34,11 @@ from app.models import (
     utcnow,
 )
 from app.plugins.manager import source_settings, ticket_sources
-from app.queries import latest_notices
-from app.services.audit import record
 from app.services.branding import org_name as branded_org_name
 from app.services.errors import PermissionDenied
 from app.services.permissions import require_owner_or_admin
 from app.services.reports import clean_text, file_report
+from app.services.telling import desired, family, people_in, person_for
 from app.urls import external_url
 
 QUOTE_CHARS = 600
@@ -52,7 +52,10 @@ SUBJECTS = {
     MessageKind.OWNER_FLAG: _l("Still happening: %(title)s"),
     MessageKind.WRITE_BACK: "%(title)s",
     MessageKind.WORK_DONE: _l("The work is done: record the change for #%(problem_id)s"),
+    MessageKind.RECEIPT: _l("We have your report"),
+    MessageKind.LINK_AGAIN: _l("Your private link"),
 }
+RECEIPT_WITH_OWNER = _l("We have your report: %(owner)s owns this problem")
 # What a staff copy says the customer was told (in the subject and the body).
 STAFF_COPY_WHAT = {
     MessageKind.OWNED: _l("who owns it"),
@@ -70,9 +73,14 @@ class Rendered:
 
 
 def _links(reporter: Reporter) -> dict[str, str]:
+    """Links in a message to a person: their own page (every report filed with their
+    address), which only their mailbox ever receives."""
+
+    token = person_for(reporter.email).token if reporter.email else reporter.token
     return {
-        "report_url": external_url("public.my_report", token=reporter.token),
-        "unsubscribe_url": external_url("public.unsubscribe_page", token=reporter.token),
+        "report_url": external_url("public.my_report", token=token),
+        "unsubscribe_url": external_url("public.unsubscribe_page", token=token),
+        "link_token": token,  # for the "Did this fix it for you?" answers (public.answer)
     }
 
 
@@ -94,14 +102,19 @@ def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rende
     context = dict(
         kind=kind, problem=problem, reporter=reporter, reports=list(reports), note=note,
         org_name=branded_org_name(),
-        owner=problem.owner, quote_chars=QUOTE_CHARS, **extra,
+        owner=problem.owner if problem is not None else None, quote_chars=QUOTE_CHARS, **extra,
     )
     if reporter is not None:
         context.update(_links(reporter))
-    subject = str(SUBJECTS[kind]) % dict(
-        owner=problem.owner.name if problem.owner else _("Someone"),
-        title=problem.public_title or problem.title,
-        problem_id=problem.id,
+        context.setdefault("greeting", str(reporter.name_or_anonymous))
+    subject_template = SUBJECTS[kind]
+    if kind == MessageKind.RECEIPT and extra.get("receipt_owner") is not None:
+        subject_template = RECEIPT_WITH_OWNER
+    owner = extra.get("receipt_owner") or context["owner"]
+    subject = str(subject_template) % dict(
+        owner=owner.name if owner is not None else _("Someone"),
+        title=(problem.public_title or problem.title) if problem is not None else "",
+        problem_id=problem.id if problem is not None else "",
         reporter=extra.get("customer_name", ""),
         what=extra.get("what", ""),
     )
@@ -110,34 +123,10 @@ def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rende
     return Rendered(subject=subject, text=text, html=html)
 
 
-def _reports_by_reporter(problem: Problem, reports: list[Report] | None = None) -> dict[Reporter, list[Report]]:
-    grouped: dict[Reporter, list[Report]] = defaultdict(list)
-    for report in reports if reports is not None else problem.reports:
-        if report.removed_at is None:
-            grouped[report.reporter].append(report)
-    return grouped
-
-
-def notify_reporters(
-    problem: Problem, kind: MessageKind, event: Event | None = None, *,
-    note: str | None = None, reports: list[Report] | None = None, **extra,
-) -> list[Message]:
-    """One message per distinct reporter who may be emailed, quoting each of their reports;
-    a copy to staff who filed for a customer; a reply on each imported ticket that can take one."""
-    messages = []
-    for reporter, their_reports in _reports_by_reporter(problem, reports).items():
-        if reporter.can_be_emailed:
-            rendered = render_message(kind, problem, reporter=reporter, reports=their_reports, note=note, **extra)
-            messages.append(add_message(kind, problem, event, rendered, to=reporter.email,
-                                 reporter=reporter, reports=their_reports))
-        messages += _staff_copies(problem, kind, event, reporter, their_reports)
-        if kind in CLOSING_KINDS:
-            messages += _write_backs(problem, kind, event, their_reports, note)
-    return messages
-
-
-def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report]) -> list[Message]:
-    """Staff who filed for a customer hear what the customer heard (or that they could not)."""
+def staff_copies(problem, kind, reporter: Reporter, reports: list[Report], *, notice_key: str | None = None,
+                 customer_told: bool = True) -> list[Message]:
+    """Staff who filed for a customer hear what the customer heard (or that they could not,
+    so they can tell them in person)."""
     filers = {r.filed_by for r in reports if r.filed_by is not None and r.filed_by.id != reporter.user_id}
     copies = []
     for staff in filers:
@@ -148,14 +137,16 @@ def _staff_copies(problem, kind, event, reporter: Reporter, reports: list[Report
         rendered = render_message(
             MessageKind.STAFF_COPY, problem, reports=filed, staff=staff, customer=reporter,
             customer_name=reporter.name_or_anonymous, what=what, notice_kind=kind,
-            customer_told=reporter.can_be_emailed, customer_state=reporter.contact_state,
+            customer_told=customer_told, customer_state=reporter.contact_state,
         )
-        copies.append(add_message(MessageKind.STAFF_COPY, problem, event, rendered, to=staff.email,
-                           user=staff, reporter=reporter, reports=filed))
+        copies.append(add_message(MessageKind.STAFF_COPY, problem, None, rendered, to=staff.email,
+                                  user=staff, reporter=reporter, reports=filed, notice_key=notice_key))
     return copies
 
 
-def _write_backs(problem, kind, event, reports: list[Report], note: str | None) -> list[Message]:
+def write_backs(problem, kind, reports: list[Report], note: str | None, *, notice_key: str | None = None,
+                told: set[str] = frozenset()) -> list[Message]:
+    """A public reply on each imported ticket that takes one (once per outcome)."""
 
     sources = ticket_sources()
     replies = []
@@ -163,20 +154,27 @@ def _write_backs(problem, kind, event, reports: list[Report], note: str | None) 
         source = sources.get(report.source or "")
         if source is None or not source.replies_wanted(source_settings(source)):
             continue
+        to = f"{report.source}:{report.external_id}"
+        if to in told:
+            continue
         rendered = render_message(MessageKind.WRITE_BACK, problem, reporter=report.reporter,
                                   reports=[report], note=note, notice_kind=kind)
-        replies.append(add_message(MessageKind.WRITE_BACK, problem, event, rendered,
-                            to=f"{report.source}:{report.external_id}", reporter=report.reporter,
-                            reports=[report]))
+        replies.append(add_message(MessageKind.WRITE_BACK, problem, None, rendered, to=to,
+                                   reporter=report.reporter, reports=[report], notice_key=notice_key))
     return replies
 
 
-def add_message(kind, problem, event, rendered: Rendered, *, to: str, reporter=None, user=None, reports=()) -> Message:
-    if event is not None and event.id is None:
-        db.session.flush()
+def add_message(kind, problem, event, rendered: Rendered, *, to: str, reporter=None, user=None, reports=(),
+                notice_key: str | None = None) -> Message:
+    if event is None and problem is not None:  # the event that caused it: the problem's latest (flushed)
+        event_id = db.session.scalar(db.select(db.func.max(Event.id)).where(Event.problem_id == problem.id))
+    else:
+        if event is not None and event.id is None:
+            db.session.flush()
+        event_id = event.id if event is not None else None
     message = Message(
-        kind=kind, problem=problem, reporter=reporter, user=user,
-        event_id=event.id if event is not None else None,
+        kind=kind, problem=problem, reporter=reporter, user=user, notice_key=notice_key,
+        event_id=event_id,
         report_ids=[r.id for r in reports], to_address=to,
         subject=rendered.subject[:300], body_text=rendered.text, body_html=rendered.html,
     )
@@ -186,12 +184,18 @@ def add_message(kind, problem, event, rendered: Rendered, *, to: str, reporter=N
 
 def preview(problem: Problem, kind: MessageKind, *, note: str | None = None, **extra) -> tuple[Reporter | None, Rendered | None, int]:
     """A real recipient's message as it would go out, and how many people would be emailed."""
-    grouped = _reports_by_reporter(problem)
-    reachable = [(r, reps) for r, reps in grouped.items() if r.can_be_emailed]
+
+    reachable = [g for g in people_in(problem) if g.reachable]
     if not reachable:
         return None, None, 0
-    reporter, reports = reachable[0]
-    return reporter, render_message(kind, problem, reporter=reporter, reports=reports, note=note, **extra), len(reachable)
+    group = reachable[0]
+    rendered = render_message(kind, problem, reporter=group.reporter, reports=group.reports, note=note,
+                              greeting=group.name, **extra)
+    return group.reporter, rendered, len(reachable)
+
+
+PERSON_NOTICE_KINDS = (MessageKind.OWNED, MessageKind.CHANGED, MessageKind.DECLINED, MessageKind.MOVED,
+                       MessageKind.RECEIPT, MessageKind.TOLD_IN_PERSON)
 
 
 @dataclass
@@ -204,14 +208,31 @@ class PersonNotice:
 
 
 def notice_states(problem: Problem) -> list[PersonNotice]:
-    """Per person: whether they were told about this problem's latest notice, and how."""
+    """Per person: whether they were told what they should know now, and how. "Told" only
+    when the message that says it (who owns it, the change, the answer) was delivered."""
 
-    grouped = _reports_by_reporter(problem)
-    latest = latest_notices([(reporter.id, problem.id) for reporter in grouped])
+    wanted = desired(problem)
+    problem_ids = family(problem)
+    by_recipient: dict[str, Message] = {}
+    for message in db.session.scalars(
+        db.select(Message).where(Message.problem_id.in_(problem_ids), Message.user_id.is_(None),
+                                 Message.kind.in_(PERSON_NOTICE_KINDS)).order_by(Message.id)
+    ):
+        if wanted is None or message.notice_key == wanted[1] or (
+                wanted[0] == MessageKind.OWNED and (message.notice_key or "").startswith(("owned:", "changed:",
+                                                                                            "declined:"))):
+            by_recipient[message.to_address] = message
+            if message.reporter_id is not None:
+                by_recipient[f"reporter:{message.reporter_id}"] = message
     people = []
-    for reporter, reports in grouped.items():
-        message = latest.get((reporter.id, problem.id))
-        if reporter.contact_state and (message is None or message.status != MessageStatus.UNREACHABLE):
+    for group in people_in(problem):
+        reporter, reports = group.reporter, group.reports
+        message = by_recipient.get(group.email or group.key)
+        if message is None and wanted is None:
+            message = None
+        if message is not None and message.kind == MessageKind.TOLD_IN_PERSON:
+            people.append(PersonNotice(reporter, reports, "told in person", message.sent_at, message.subject))
+        elif reporter.contact_state and (message is None or message.status != MessageStatus.UNREACHABLE):
             people.append(PersonNotice(reporter, reports, reporter.contact_state))
         elif message is None:
             people.append(PersonNotice(reporter, reports, "not yet"))
@@ -227,12 +248,15 @@ def mark_unreachable(problem: Problem, reporter: Reporter, actor: User, reason: 
     """Record that a person cannot be told, and why; it counts as done for closing out."""
     require_owner_or_admin(problem, actor)
     reason = clean_text(reason, field="reason", label=_("The reason"), limit=500, required=True)
-    event = record(MARKED_UNREACHABLE, actor, problem=problem, reporter_id=reporter.id, reason=reason)
+    event = record_event(MARKED_UNREACHABLE, actor, problem=problem, reporter_id=reporter.id, reason=reason)
     message = Message(
         kind=MessageKind.CHANGED if problem.status == "changed" else MessageKind.DECLINED,
         status=MessageStatus.UNREACHABLE, problem=problem, reporter=reporter,
         to_address=reporter.email or "", subject="(not sent)", body_text="", last_error=reason,
     )
+
+    wanted = desired(problem)
+    message.notice_key = wanted[1] if wanted else None
     db.session.add(message)
     db.session.flush()
     message.event_id = event.id
@@ -240,17 +264,24 @@ def mark_unreachable(problem: Problem, reporter: Reporter, actor: User, reason: 
 
 
 def unsubscribe(reporter: Reporter) -> None:
-    """Stop all mail to this person, now and later; waiting messages are withdrawn."""
+    """Stop all mail to this person (their address, whoever filed with it), now and later;
+    waiting messages are withdrawn."""
     if reporter.unsubscribed_at is not None:
         return
-    reporter.unsubscribed_at = utcnow()
+    now = utcnow()
+    same = [reporter] if not reporter.email else list(db.session.scalars(
+        db.select(Reporter).where(Reporter.email == reporter.email, Reporter.unsubscribed_at.is_(None))))
+    for one in same or [reporter]:
+        one.unsubscribed_at = now
+    reporter.unsubscribed_at = now
+    ids = [one.id for one in same] or [reporter.id]
     db.session.execute(
         db.update(Message)
-        .where(Message.reporter_id == reporter.id, Message.user_id.is_(None),
+        .where(Message.reporter_id.in_(ids), Message.user_id.is_(None),
                Message.status == MessageStatus.PENDING, Message.kind != MessageKind.WRITE_BACK)
         .values(status=MessageStatus.FAILED, last_error="unsubscribed before it was sent")
     )
-    record(UNSUBSCRIBED, None, reporter_id=reporter.id)
+    record_event(UNSUBSCRIBED, None, reporter_id=reporter.id)
     db.session.flush()
 
 
@@ -263,7 +294,7 @@ def still_happening(reporter: Reporter, report: Report, words: str | None) -> Re
     problem = report.problem
     text = (words or "").strip() or _("This is still happening.")
     new = file_report(text=text, reporter=reporter, channel=Channel.WEB, problem=problem)
-    event = record(STILL_HAPPENING, None, problem=problem, report=new, status=problem.status)
+    event = record_event(STILL_HAPPENING, None, problem=problem, report=new, status=problem.status)
     db.session.flush()
     if problem.owner is not None and problem.owner.active:
         rendered = render_message(MessageKind.OWNER_FLAG, problem, reports=[new], flagged_by=reporter)

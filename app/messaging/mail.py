@@ -18,12 +18,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.policy import EmailPolicy
+from email.policy import default as default_policy
+from email.utils import format_datetime
 
 from flask import current_app
 
 from app.extensions import db
-from app.models import Message, MessageKind, MessageStatus, utcnow
+from app.models import Message, MessageKind, MessageStatus, Person, utcnow
 from app.outbox import claims
 from app.plugin_api import SourceError
 from app.plugins.manager import source_settings, ticket_sources
@@ -32,10 +34,31 @@ from app.urls import external_url
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=6)
+NOT_BUILT = "(not built)"  # the address of a message that could not even be composed
 
 
 class MailNotConfigured(RuntimeError):
     pass
+
+
+# Headers a mail client must read as they are (RFC 8058 one-click unsubscribe): never
+# RFC 2047-encoded. A URL has no space to fold at, so the header stays on one line (RFC 5322
+# allows 998 octets; 78 is only a recommendation); only a longer one is folded after the colon.
+VERBATIM_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+HARD_LINE_LIMIT = 998
+
+
+class MailPolicy(EmailPolicy):
+    def _fold(self, name, value, *args, **kwargs):
+        if name.lower() in VERBATIM_HEADERS:
+            text = str(value)
+            if len(name) + 2 + len(text) <= HARD_LINE_LIMIT:
+                return f"{name}: {text}{self.linesep}"
+            return f"{name}:{self.linesep} {text}{self.linesep}"
+        return super()._fold(name, value, *args, **kwargs)
+
+
+MAIL_POLICY = MailPolicy(**default_policy.__dict__)
 
 
 @dataclass
@@ -93,11 +116,16 @@ def deliver_due(limit: int = 100) -> DeliveryResult:
                     result.retrying += 1
                 else:
                     result.failed += 1
+            except Exception as error:  # noqa: BLE001 - a poison message is set aside; the rest flows
+                log.exception("Message %s could not be sent; set aside", message.id)
+                _fail(message, MessageStatus.FAILED, f"Could not be sent: {type(error).__name__}: {error}")
+                result.failed += 1
             else:
                 message.status = MessageStatus.SENT
                 message.sent_at = utcnow()
                 message.attempts += 1
                 message.claimed_until = None
+                message.last_error = None  # the row shows the latest state, not the outage it survived
                 result.sent += 1
             db.session.commit()  # each outcome is saved as soon as it is known
     except (smtplib.SMTPException, OSError) as error:
@@ -134,13 +162,44 @@ def _retry_later(message: Message, error: Exception) -> bool:
     message.last_error = f"{type(error).__name__}: {error}"[:2000]
     message.claimed_until = None
     message.claimed_by = None
-    if message.attempts >= current_app.config["CARELOOP_MAIL_MAX_ATTEMPTS"]:
+    config = current_app.config
+    max_attempts = config["CARELOOP_MAIL_MAX_ATTEMPTS"]
+    too_old = utcnow() - (message.retry_from or message.created_at) >= timedelta(days=config["CARELOOP_MAIL_RETRY_DAYS"])
+    if too_old or (max_attempts and message.attempts >= max_attempts):
         message.status = MessageStatus.FAILED
-        message.last_error = f"Gave up after {message.attempts} tries. Last error: {message.last_error}"
+        message.last_error = (f"Gave up after {message.attempts} tries over "
+                              f"{_age(message)}. Last error: {message.last_error}")[:2000]
         return False
     message.status = MessageStatus.PENDING
     message.next_attempt_at = utcnow() + backoff(message.attempts)
     return True
+
+
+def _age(message: Message) -> str:
+    hours = (utcnow() - (message.retry_from or message.created_at)).total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def retry_failed(ids: list[int] | None = None) -> int:
+    """Send failed (or bounced) email again: back in the outbox, due now, with the same
+    Message-ID and a fresh retry window. ``ids`` None: every failed email. Returns how many
+    (the caller commits). Mail to people who unsubscribed stays where it is."""
+    query = db.select(Message).where(Message.status.in_([MessageStatus.FAILED, MessageStatus.BOUNCED]),
+                                     Message.kind != MessageKind.TOLD_IN_PERSON, Message.to_address != NOT_BUILT)
+    if ids is not None:
+        query = query.where(Message.id.in_(ids))
+    count = 0
+    for message in db.session.scalars(query):
+        if message.reporter is not None and message.user_id is None and message.reporter.unsubscribed_at:
+            continue
+        message.status = MessageStatus.PENDING
+        message.next_attempt_at = message.retry_from = utcnow()
+        message.attempts = 0
+        message.claimed_by = message.claimed_until = None
+        message.last_error = None
+        count += 1
+    db.session.flush()
+    return count
 
 
 def _fail(message: Message, status: MessageStatus, why: str) -> None:
@@ -160,19 +219,30 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
+def message_id(message: Message, domain: str) -> str:
+    """The same Message-ID on every try (made from the row, not at random), so a receiving
+    server can recognise a repeat."""
+    return f"<careloop-message-{message.id}.{message.problem_id or 0}@{domain}>"
+
+
 def build_email(message: Message) -> EmailMessage:
+    """The email for a message; raises ValueError when it cannot be built (the sender sets
+    it aside with the reason)."""
     config = current_app.config
-    email = EmailMessage()
+    email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = config["MAIL_FROM"]
     email["To"] = message.to_address
     email["Subject"] = message.subject
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=timezone.utc))
-    domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip(">") or "careloop"
-    email["Message-ID"] = make_msgid(idstring=f"careloop-message-{message.id}", domain=domain)
+    domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ") or "careloop"
+    email["Message-ID"] = message_id(message, domain)
     if config["CARELOOP_REPLY_TO"]:
         email["Reply-To"] = config["CARELOOP_REPLY_TO"]
     if message.reporter is not None and message.user_id is None:
-        email["List-Unsubscribe"] = f"<{external_url('public.unsubscribe_page', token=message.reporter.token)}>"
+
+        person = db.session.scalar(db.select(Person).filter_by(email=message.to_address))
+        token = person.token if person is not None else message.reporter.token
+        email["List-Unsubscribe"] = f"<{external_url('public.unsubscribe_page', token=token)}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text)
     if message.body_html:
@@ -184,7 +254,11 @@ def _send_email(smtp: smtplib.SMTP, message: Message) -> smtplib.SMTP:
     if message.reporter is not None and message.user_id is None and message.reporter.unsubscribed_at:
         raise PermanentFailure("unsubscribed before it was sent")
     try:
-        smtp.send_message(build_email(message))
+        email = build_email(message)
+    except (ValueError, TypeError, LookupError) as error:
+        raise PermanentFailure(f"Could not be built: {error}") from error
+    try:
+        smtp.send_message(email)
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         if 500 <= code < 600:
@@ -192,7 +266,7 @@ def _send_email(smtp: smtplib.SMTP, message: Message) -> smtplib.SMTP:
         raise
     except smtplib.SMTPServerDisconnected:
         smtp = _connect()  # the server hung up between messages: reconnect once
-        smtp.send_message(build_email(message))
+        smtp.send_message(email)
     return smtp
 
 

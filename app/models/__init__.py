@@ -24,11 +24,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
+    and_,
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -172,11 +173,26 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.email} {self.role}>"
 
 
+class Person(db.Model):
+    """Everyone who filed with one email address (lower-cased), seen as one person.
+
+    Each filing keeps its own ``Reporter`` (its name and the private link its browser was
+    shown); messages go once per person and problem, and the person's own link (``token``,
+    only ever sent to that address) shows every report filed with it."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Reporter(db.Model):
     """A person who experienced the problem (a customer, or a member of staff)."""
 
     __tablename__ = "reporters"
-    __table_args__ = (_check_in("kind", ReporterKind),)
+    __table_args__ = (_check_in("kind", ReporterKind), Index("ix_reporters_email", "email"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(120))
@@ -252,9 +268,17 @@ class Problem(db.Model):
     def status_enum(self) -> Status:
         return Status(self.status)
 
-    @property
+    @hybrid_property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        """The one definition of open, in Python and in SQL (``Problem.is_open``): an open
+        status, and not merged into another problem (a merged problem is empty and its URL
+        redirects; counting it would count its reports twice)."""
+        return self.status in OPEN_STATUSES and self.merged_into_id is None
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls):
+        return and_(cls.status.in_(OPEN_STATUSES), cls.merged_into_id.is_(None))
 
     def can_transition_to(self, status: Status | str) -> bool:
         return Status(status) in TRANSITIONS[Status(self.status)]
@@ -510,11 +534,7 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
-@event.listens_for(Session, "before_flush")
-def _events_are_append_only(session: Session, flush_context, instances) -> None:
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
-            raise AppendOnlyError("Audit events cannot be changed or deleted.")
+# Enforced by a listener registered per app (app/events.py, ``_events_are_append_only``).
 
 
 class SourceState(db.Model):
@@ -573,6 +593,9 @@ class MessageKind(StrEnum):
     WRITE_BACK = "write_back"  # a public reply on an imported ticket
     DIGEST = "digest"  # a leader's weekly digest
     WORK_DONE = "work_done"  # to the owner: the linked work is done, record the change
+    RECEIPT = "receipt"  # "we have your report": their words, their private link, the owner once there is one
+    LINK_AGAIN = "link_again"  # their private link again, asked for by email address
+    TOLD_IN_PERSON = "told_in_person"  # a record, never sent: staff told a person without email
 
 
 class MessageStatus(StrEnum):
@@ -602,6 +625,7 @@ class Message(db.Model):
         # and each person's latest notice about a problem (people waiting to hear back).
         Index("ix_messages_event", "event_id"),
         Index("ix_messages_reporter_problem_kind", "reporter_id", "problem_id", "kind"),
+        Index("ix_messages_to_problem", "to_address", "problem_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -617,7 +641,12 @@ class Message(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # What the message told the person (app/services/telling.py), e.g. "owned:5" or
+    # "changed:2026-05-01T10:00:00": nobody is told the same thing about a problem twice.
+    notice_key: Mapped[str | None] = mapped_column(String(80))
     attempts: Mapped[int] = mapped_column(default=0)
+    # When an admin last sent it again (its retry window starts then, not at created_at).
+    retry_from: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claimed_until: Mapped[datetime | None]

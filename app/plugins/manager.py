@@ -84,13 +84,3 @@ def source_settings(source: TicketSource, app: Flask | None = None) -> dict[str,
         if value not in (None, ""):
             values[setting.name] = str(value)
     return values
-
-
-def call_event_hook(name: str, **kwargs) -> None:
-    """Call an event hook; a failing plugin is logged and never breaks the caller."""
-    pm = plugin_manager()
-    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):
-        try:
-            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-        except Exception:  # noqa: BLE001 - a plugin's bug must not undo committed work
-            log.exception("Plugin %s failed in %s", impl.plugin_name, name)

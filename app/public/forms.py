@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import Optional
+from wtforms import EmailField, HiddenField, StringField, TextAreaField
+from wtforms.validators import Email, InputRequired, Optional
 
 from app.forms import ContactFieldsMixin, ReportFieldsForm
 
@@ -16,6 +16,16 @@ class PublicReportForm(ReportFieldsForm, ContactFieldsMixin):
 
 class StillHappeningForm(FlaskForm):
     words = TextAreaField(_l("What is happening now? (optional)"), validators=[Optional()])
+
+
+class AnswerForm(FlaskForm):
+    """A confirm button: only its CSRF token."""
+
+
+class LinkAgainForm(FlaskForm):
+    email = EmailField(_l("The email address you gave with your report"),
+                       validators=[InputRequired(_l("Give the email address you filed your report with.")),
+                                   Email(_l("That does not look like an email address."))])
 
 
 class UnsubscribeForm(FlaskForm):

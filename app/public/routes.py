@@ -13,16 +13,18 @@ from flask_login import current_user
 from app.extensions import csrf, db
 from app.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, current_language, supported_languages
 from app.messaging.compose import still_happening, unsubscribe
-from app.models import Channel, Report, Reporter, new_token
+from app.models import Channel, Report, new_token
 from app.public.blueprint import bp
-from app.public.forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
+from app.public.forms import AnswerForm, LinkAgainForm, PublicReportForm, StillHappeningForm, UnsubscribeForm
 from app.queries import latest_notices, paginate_rows, published_change, published_changes_query
 from app.security import spam
 from app.security.limits import json_too_many, rate_limited, too_many_message
 from app.security.ratelimit import RateLimited, client_ip, hit
 from app.services.branding import org_name
+from app.services.errors import NotFound, ServiceError
 from app.services.filing import ChooseFirst, Discarded, Filed, Person, submit_report
 from app.services.grouping import suggestions
+from app.services.people import ANSWERS, answer_fix, answerable, as_reporter, owns, page_owner, send_link_again
 from app.templating import format_date
 from app.urls import external_url
 from app.web import is_safe_next, run_service
@@ -85,14 +87,12 @@ def suggest():
     return jsonify(suggestions=suggestions(text, staff=staff))
 
 
-def _reporter_or_404(token: str) -> Reporter:
-    # Tokens are 43 characters of 256-bit randomness; anything else cannot match.
-    if len(token) > 64:
+def _reporter_or_404(token: str):
+    """The holder of a private link: a filing's reporter, or a person (services/people.py)."""
+    holder = page_owner(token)
+    if holder is None:
         abort(404)
-    reporter = db.session.scalar(db.select(Reporter).filter_by(token=token))
-    if reporter is None:
-        abort(404)
-    return reporter
+    return holder
 
 
 def _private(response):
@@ -107,11 +107,59 @@ def _private(response):
 def thanks(token):
     reporter = _reporter_or_404(token)
     link = external_url("public.my_report", token=token)
-    return _private(make_response(render_template("public/thanks.html", reporter=reporter, link=link)))
+    report = reporter.reports[-1] if reporter.reports else None
+    return _private(make_response(render_template("public/thanks.html", reporter=reporter, link=link,
+                                                  problem=report.problem if report else None)))
 
 
-def _render_my_report(reporter: Reporter, failed_form=None, failed_report_id=None, status=200):
-    notices = latest_notices([(reporter.id, r.problem_id) for r in reporter.reports])
+@bp.route("/link", methods=["GET", "POST"])
+def link_again():
+    """Ask for your private link again, by email address. The answer is the same whether
+    or not we know the address, so nobody can use it to learn who reported something."""
+    form = LinkAgainForm()
+    if form.validate_on_submit():
+        try:
+            hit("filing", client_ip())
+        except RateLimited as error:
+            form.form_errors.append(too_many_message(error.retry_after))
+            return rate_limited(make_response(render_template("public/link_again.html", form=form), 429),
+                                error.retry_after)
+        if run_service(form, lambda: send_link_again(form.email.data)):
+            flash(_("If we have reports from that address, we have emailed its private link to it. "
+                    "It can take a few minutes to arrive."), "success")
+            return redirect(url_for("public.link_again"))
+    status = 422 if form.errors or form.form_errors else 200
+    return _private(make_response(render_template("public/link_again.html", form=form), status))
+
+
+@bp.route("/r/<token>/answer/<int:problem_id>/<answer>", methods=["GET", "POST"])
+def answer(token, problem_id, answer):
+    """"Did this fix it for you?": the link in the email opens this page; the answer is
+    recorded only by the POST (so a mail scanner following links answers nothing)."""
+    holder = _reporter_or_404(token)
+    if answer not in ANSWERS:
+        abort(404)
+
+    try:
+        problem, _report = answerable(holder, problem_id)
+    except NotFound:
+        abort(404)
+    except ServiceError as error:
+        return _private(make_response(render_template("public/answer.html", holder=holder, problem=None,
+                                                      answer=answer, form=None, message=error.message), 409))
+    form = AnswerForm()
+    if form.validate_on_submit() and run_service(form, lambda: answer_fix(holder, problem_id, answer)):
+        flash(_("Thank you. We have told %(name)s that it is fixed for you.", name=problem.owner.name)
+              if answer == "yes" else
+              _("Thank you. We have told %(name)s that it is still happening to you.", name=problem.owner.name),
+              "success")
+        return redirect(url_for("public.my_report", token=token))
+    return _private(make_response(render_template("public/answer.html", holder=holder, problem=problem,
+                                                  answer=answer, form=form, message=None)))
+
+
+def _render_my_report(reporter, failed_form=None, failed_report_id=None, status=200):
+    notices = latest_notices([(r.reporter_id, r.problem_id) for r in reporter.reports])
     page = render_template(
         "public/my_report.html", reporter=reporter, notices=notices,
         still=failed_form or StillHappeningForm(formdata=None), failed_report_id=failed_report_id,
@@ -129,10 +177,10 @@ def report_still_happening(token, report_id):
     reporter = _reporter_or_404(token)
     report = db.session.get(Report, report_id)
     # A report held for moderation (or rejected) has no problem to be still happening in.
-    if report is None or report.reporter_id != reporter.id or report.problem_id is None:
+    if report is None or not owns(reporter, report) or report.problem_id is None:
         abort(404)
     form = StillHappeningForm()
-    if form.validate_on_submit() and run_service(form, lambda: still_happening(reporter, report, form.words.data),
+    if form.validate_on_submit() and run_service(form, lambda: still_happening(report.reporter, report, form.words.data),
                                                  fields={"text": "words"}):
         flash(_("Thank you. We have added this to your report and told the owner it is still happening."), "success")
         return redirect(url_for("public.my_report", token=token))
@@ -145,7 +193,7 @@ def unsubscribe_page(token):
     reporter = _reporter_or_404(token)
     form = UnsubscribeForm()
     if request.method == "POST":
-        unsubscribe(reporter)
+        unsubscribe(as_reporter(reporter))
         db.session.commit()
         if request.form.get("List-Unsubscribe") == "One-Click":
             return "", 204

@@ -15,7 +15,6 @@ from app.extensions import db
 from app.models import (
     CLOSING_KINDS,
     HANDED_OVER,
-    OPEN_STATUSES,
     Event,
     Message,
     MessageKind,
@@ -26,6 +25,7 @@ from app.models import (
     Status,
     User,
 )
+from app.services.people import still_happening_problems
 
 NOTICE_KINDS = (MessageKind.OWNED, *CLOSING_KINDS, MessageKind.MOVED)
 
@@ -77,7 +77,7 @@ def problems_with_stats(only: Select | None = None) -> Select:
 def awaiting_close_out():
     """SQL condition: the problem is changed or declined but somebody is not yet told
     (or marked unreachable). A changed problem is told when its change is published."""
-    notice, later = aliased(Message), aliased(Message)
+    notice, later, merged = aliased(Message), aliased(Message), aliased(Problem)
     not_delivered = (
         select(notice.id)
         .where(
@@ -85,7 +85,8 @@ def awaiting_close_out():
             notice.status.in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.FAILED,
                                MessageStatus.BOUNCED]),
             ~select(later.id).where(
-                later.problem_id == notice.problem_id, later.reporter_id == notice.reporter_id,
+                later.problem_id == notice.problem_id,
+                (later.reporter_id == notice.reporter_id) | (later.to_address == notice.to_address),
                 later.kind.in_(CLOSING_KINDS), later.id > notice.id,
                 later.status.in_([MessageStatus.SENT, MessageStatus.UNREACHABLE]),
             ).exists(),
@@ -98,8 +99,11 @@ def awaiting_close_out():
         .where(
             Report.problem_id == Problem.id, Report.removed_at.is_(None), Reporter.email.is_not(None),
             Reporter.contact_ok.is_(True), Reporter.unsubscribed_at.is_(None),
+            # Told as a person (their address), about this problem or one merged into it.
             ~select(Message.id).where(
-                Message.problem_id == Problem.id, Message.reporter_id == Report.reporter_id,
+                Message.problem_id.in_(select(merged.id).where(
+                    (merged.id == Problem.id) | (merged.merged_into_id == Problem.id))),
+                (Message.reporter_id == Report.reporter_id) | (Message.to_address == Reporter.email),
                 Message.kind.in_(CLOSING_KINDS), Message.user_id.is_(None),
             ).exists(),
         )
@@ -124,18 +128,29 @@ def not_closed_out():
 
 
 def latest_notices(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:
-    """The latest personal notice per (reporter id, problem id)."""
+    """The latest personal notice (receipts included) per (reporter id, problem id): to the
+    reporter, or to their address (a person is told once for all their filings)."""
     if not pairs:
         return {}
     reporter_ids = {r for r, _ in pairs}
-    latest: dict[tuple[int, int], Message] = {}
+    emails = dict(db.session.execute(select(Reporter.id, Reporter.email).where(Reporter.id.in_(reporter_ids))).all())
+    addresses = {e for e in emails.values() if e}
+    by_reporter: dict[tuple[int, int], Message] = {}
+    by_address: dict[tuple[str, int], Message] = {}
     for message in db.session.scalars(
         select(Message)
-        .where(Message.reporter_id.in_(reporter_ids), Message.user_id.is_(None),
-               Message.kind.in_(NOTICE_KINDS))
+        .where(Message.reporter_id.in_(reporter_ids) | Message.to_address.in_(addresses),
+               Message.user_id.is_(None), Message.kind.in_((*NOTICE_KINDS, MessageKind.TOLD_IN_PERSON)))
         .order_by(Message.id)
     ):
-        latest[(message.reporter_id, message.problem_id)] = message
+        by_reporter[(message.reporter_id, message.problem_id)] = message
+        by_address[(message.to_address, message.problem_id)] = message
+    latest: dict[tuple[int, int], Message] = {}
+    for reporter_id, problem_id in pairs:
+        found = [m for m in (by_reporter.get((reporter_id, problem_id)),
+                             by_address.get((emails.get(reporter_id), problem_id))) if m is not None]
+        if found:
+            latest[(reporter_id, problem_id)] = max(found, key=lambda m: m.id)
     return latest
 
 
@@ -146,8 +161,8 @@ def triage_queue():
     query = (
         problems_with_stats()
         .where(
-            ((Problem.status == Status.NEW) & Problem.owner_id.is_(None))
-            | (Problem.status.in_(OPEN_STATUSES) & inactive_owner)
+            ((Problem.status == Status.NEW) & Problem.owner_id.is_(None) & Problem.merged_into_id.is_(None))
+            | (Problem.is_open & inactive_owner)
         )
         .where(select(Report.id).where(Report.problem_id == Problem.id).exists())
     )
@@ -156,18 +171,30 @@ def triage_queue():
 
 def problems_owned_by(user: User):
     """What a leader owns and still has to finish: open, or changed or declined but not
-    yet closed out (somebody is still to be told)."""
+    yet closed out (somebody is still to be told), or changed while someone says it is
+    still happening."""
+
     query = problems_with_stats().where(
         Problem.owner_id == user.id,
-        Problem.status.in_(OPEN_STATUSES) | awaiting_close_out(),
+        Problem.is_open | awaiting_close_out() | still_happening_problems(),
     )
     return db.session.execute(
         query.order_by(Problem.due_on.is_(None), Problem.due_on, "first_at")
     ).all()
 
 
+def still_happening_queue():
+    """Changed problems someone says are still happening since the change (until the owner
+    reopens or records a new change), oldest change first."""
+
+    return db.session.execute(
+        problems_with_stats().where(still_happening_problems()).order_by(Problem.changed_at, Problem.id)
+    ).all()
+
+
 def all_problems(status: str | None = None):
-    query = problems_with_stats()
+    """Every problem (merged ones are gone: their reports are counted where they went)."""
+    query = problems_with_stats().where(Problem.merged_into_id.is_(None))
     if status:
         query = query.where(Problem.status == status)
     return db.session.execute(query.order_by(Problem.id.desc())).all()

@@ -154,8 +154,8 @@ def nobody_answering():
     """SQL condition: the problem waits for an owner (the same rule as the Triage page):
     new and unowned, or open with an owner whose account was deactivated."""
     inactive_owner = select(User.id).where(User.id == Problem.owner_id, User.active.is_(False)).exists()
-    return ((Problem.status == Status.NEW) & Problem.owner_id.is_(None)) | (
-        Problem.status.in_(OPEN_STATUSES) & inactive_owner
+    return ((Problem.status == Status.NEW) & Problem.owner_id.is_(None) & Problem.merged_into_id.is_(None)) | (
+        Problem.is_open & inactive_owner
     )
 
 
@@ -234,7 +234,7 @@ def open_per_owner(now: datetime | None = None) -> Figure:
             func.count(Problem.id).label("open"),
             func.sum(case((Problem.due_on < today, 1), else_=0)).label("overdue"),
         )
-        .where(Problem.status.in_(OPEN_STATUSES), Problem.owner_id.is_not(None))
+        .where(Problem.is_open, Problem.owner_id.is_not(None))
         .group_by(Problem.owner_id)
         .subquery()
     )
@@ -424,7 +424,7 @@ def people_waiting() -> Figure:
     changed-but-unpublished problems; notices waiting to go out; latest notices that failed
     or bounced, found through the outbox's status index) is grouped per person, then the
     reasons and the people are summed."""
-    still_open = Problem.status.in_(OPEN_STATUSES)
+    still_open = Problem.is_open
     unpublished = (Problem.status == Status.CHANGED) & Problem.published_at.is_(None)
     # Notice kinds are only ever sent to reporters (staff copies have a kind of their own),
     # so the latest one is found in the index on (reporter_id, problem_id, kind) alone.
@@ -488,7 +488,7 @@ def handoffs_per_problem(limit: int = 10) -> Figure:
         select(Problem, counts.c.handoffs)
         .join(counts, counts.c.problem_id == Problem.id)
         .where(counts.c.handoffs >= HANDOFFS_STAND_OUT)
-        .order_by(Problem.status.in_(OPEN_STATUSES).desc(), counts.c.handoffs.desc(), Problem.id)
+        .order_by(Problem.is_open.desc(), counts.c.handoffs.desc(), Problem.id)
         .limit(limit)
     ).all()
     many = buckets[-1][1]
@@ -559,7 +559,7 @@ def headline(now: datetime | None = None) -> Headline:
     today = (now or utcnow()).date()
     open_problems, overdue = db.session.execute(
         select(func.count(Problem.id), func.coalesce(func.sum(case((Problem.due_on < today, 1), else_=0)), 0))
-        .where(Problem.status.in_(OPEN_STATUSES))
+        .where(Problem.is_open)
     ).one()
     return Headline(open_problems, overdue)
 
@@ -593,7 +593,7 @@ class BacklogFilter:
 
 def _backlog_conditions(f: BacklogFilter, now: datetime) -> list:
     today = now.date()
-    conditions = [Problem.status.in_(OPEN_STATUSES)]
+    conditions = [Problem.is_open]
     for word in f.words():
         conditions.append(or_(_contains(Problem.title, word), select(Report.id).where(
             Report.problem_id == Problem.id, _contains(Report.text, word)).exists()))
@@ -709,13 +709,13 @@ def backlog_choices() -> dict[str, list]:
 
     areas = set(current_app.config["CARELOOP_AREAS"]) | {
         a for a in db.session.scalars(
-            select(Problem.area).distinct().where(Problem.status.in_(OPEN_STATUSES), Problem.area.is_not(None))
+            select(Problem.area).distinct().where(Problem.is_open, Problem.area.is_not(None))
         )
     }
     owners = db.session.execute(
         select(User.id, User.name, User.active).where(or_(
             and_(User.role.in_(LEADER_ROLES), User.active.is_(True)),
-            User.id.in_(select(Problem.owner_id).where(Problem.status.in_(OPEN_STATUSES))),
+            User.id.in_(select(Problem.owner_id).where(Problem.is_open)),
         )).order_by(User.name)
     ).all()
     return {"areas": sorted(areas, key=str.lower), "owners": owners}
@@ -736,7 +736,7 @@ class LeaderRecord:
 
 def leader_record(user: User, now: datetime | None = None) -> LeaderRecord:
     today = (now or utcnow()).date()
-    owned = problem_rows(Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES),
+    owned = problem_rows(Problem.owner_id == user.id, Problem.is_open,
                          order_by=(Problem.due_on.is_(None), Problem.due_on, "first_at", Problem.id))
     overdue = [row for row in owned if row.Problem.due_on is not None and row.Problem.due_on < today]
     # Their changed and declined problems first, so the close-out check (lookups per problem)
@@ -785,7 +785,7 @@ def digest_for(user: User, now: datetime | None = None, days: int = 7) -> Digest
     now = now or utcnow()
     since = now - timedelta(days=days)
     today = now.date()
-    mine = (Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES))
+    mine = (Problem.owner_id == user.id, Problem.is_open)
     overdue = problem_rows(*mine, Problem.due_on < today, order_by=(Problem.due_on, Problem.id))
     stale = problem_rows(
         *mine, acted_at_of() <= now - timedelta(days=STALE_DAYS), or_(Problem.due_on.is_(None), Problem.due_on >= today),

@@ -21,9 +21,9 @@ from sqlalchemy import case
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.events import record_event
 from app.extensions import db
 from app.models import LoginFailure, User, utcnow
-from app.services.audit import record
 from app.services.errors import PermissionDenied
 
 ACCOUNT_UNLOCKED = "account_unlocked"
@@ -102,7 +102,7 @@ def unlock(user: User, actor: User) -> None:
     if not actor.is_admin:
         raise PermissionDenied("Only admins can unlock accounts.")
     clear_failures(user.email)
-    record(ACCOUNT_UNLOCKED, actor, subject_user=user)
+    record_event(ACCOUNT_UNLOCKED, actor, subject_user=user)
     db.session.flush()
 
 

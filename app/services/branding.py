@@ -24,9 +24,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import colour
+from app.events import record_event
 from app.extensions import db
 from app.models import BRANDING_CHANGED, Branding, User, utcnow
-from app.services.audit import record
 from app.services.errors import PermissionDenied, ServiceError
 from app.urls import external_url
 
@@ -177,7 +177,7 @@ def reset_branding(actor: User | None = None) -> list[str]:
         row.version = (row.version or 0) + 1
         row.updated_at = utcnow()
         row.updated_by_id = actor.id if actor is not None else None
-        record(BRANDING_CHANGED, actor, changed=changed, reset=True)
+        record_event(BRANDING_CHANGED, actor, changed=changed, reset=True)
     db.session.flush()
     return changed
 
@@ -360,6 +360,6 @@ def update_branding(
         row.updated_at = utcnow()
         row.updated_by_id = actor.id
         changed = sorted(k for k in details if k != "logo_type")
-        record(BRANDING_CHANGED, actor, changed=changed, **details)
+        record_event(BRANDING_CHANGED, actor, changed=changed, **details)
     db.session.flush()
     return BrandingResult(row, sorted(k for k in details if k != "logo_type"))

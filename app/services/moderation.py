@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.events import record_event
 from app.extensions import db
 from app.models import PROBLEM_CREATED, REPORT_FILED, Channel, Problem, Report, User, utcnow
-from app.plugins.calls import after_commit, report_info
-from app.services.audit import record
 from app.services.errors import ServiceError
 from app.services.grouping import after_filing, place
 from app.services.permissions import require_leader
@@ -31,7 +30,7 @@ def hold_report(*, text: str, reporter, channel, location, occurred_on, impact) 
     report = Report(text=text, location=location, occurred_on=occurred_on, impact=impact,
                     channel=Channel(channel), reporter=reporter, problem=None, moderation=HELD)
     db.session.add(report)
-    record(REPORT_HELD, None, report=report, channel=report.channel)
+    record_event(REPORT_HELD, None, report=report, channel=report.channel)
     db.session.flush()
     return report
 
@@ -63,16 +62,15 @@ def approve_held_report(report: Report, actor: User) -> Problem:
     if problem is None:
         problem = Problem(title=suggested_title(report.text), area=_configured_area(report.location))
         db.session.add(problem)
-        record(PROBLEM_CREATED, actor, problem=problem, title=problem.title)
+        record_event(PROBLEM_CREATED, actor, problem=problem, title=problem.title)
     report.problem = problem
     report.moderation = None
     report.grouping = placement.grouping
     report.grouping_score = placement.score
-    record(REPORT_APPROVED, actor, problem=problem, report=report)
-    record(REPORT_FILED, None, problem=problem, report=report, channel=report.channel, approved_by=actor.id)
+    record_event(REPORT_APPROVED, actor, problem=problem, report=report)
+    record_event(REPORT_FILED, None, problem=problem, report=report, channel=report.channel, approved_by=actor.id)
     db.session.flush()
     after_filing(report, placement)
-    after_commit("report_filed", report=report_info(report))
     return problem
 
 
@@ -91,7 +89,7 @@ def reject_held_report(report: Report, actor: User) -> None:
         reporter.display_name = None
         reporter.email = None
         reporter.contact_ok = False
-    record(REPORT_REJECTED, actor, report=report)
+    record_event(REPORT_REJECTED, actor, report=report)
     db.session.flush()
 
 

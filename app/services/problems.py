@@ -7,8 +7,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from app.events import record_event
 from app.extensions import db
-from app.messaging.compose import notify_reporters
 from app.models import (
     CHANGE_RECORDED,
     COMMENTED,
@@ -21,16 +21,11 @@ from app.models import (
     TOOK_OWNERSHIP,
     UNPUBLISHED,
     Comment,
-    Event,
-    Message,
-    MessageKind,
     Problem,
     Status,
     User,
     utcnow,
 )
-from app.plugins.calls import after_commit, problem_info, report_info
-from app.services.audit import record
 from app.services.errors import PermissionDenied, ServiceError
 from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.reports import clean_text
@@ -90,13 +85,7 @@ def _set_status(problem: Problem, actor: User, status: Status) -> None:
         )
     before = problem.status
     problem.status = status
-    record(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
-    _after_commit_with_problem("problem_status_changed", problem, before=before, after=str(status))
-
-
-def _after_commit_with_problem(hook: str, problem: Problem, **kwargs) -> None:
-    db.session.flush()
-    after_commit(hook, problem=problem_info(problem), **kwargs)
+    record_event(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
 
 
 def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | None = None) -> None:
@@ -112,22 +101,17 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
     if previous is None:
         if new_owner.id != actor.id and not actor.is_admin:
             raise PermissionDenied(_("Only an admin can give an unowned problem to someone else."))
-        first_owner = not db.session.scalar(
-            db.select(db.exists().where(Event.problem_id == problem.id, Event.verb == TOOK_OWNERSHIP))
-        )
         problem.owner = new_owner
-        event = record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
+        record_event(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
         if problem.status == Status.NEW:
             _set_status(problem, actor, Status.OWNED)
-        if first_owner:
-            notify_reporters(problem, MessageKind.OWNED, event)
     else:
         # A deactivated owner cannot hand over; any leader may take the problem on.
         if previous.is_active or new_owner.id != actor.id:
             require_owner_or_admin(problem, actor)
         reason = clean_text(reason, field="reason", label=_("The reason for the handover"), limit=2000, required=True)
         problem.owner = new_owner
-        record(
+        record_event(
             HANDED_OVER,
             actor,
             problem=problem,
@@ -166,7 +150,7 @@ def record_change(
     problem.change_evidence_url = evidence_url
     problem.changed_at = utcnow()
     _set_status(problem, actor, Status.CHANGED)
-    record(CHANGE_RECORDED, actor, problem=problem, what=what, since=since, evidence_url=evidence_url)
+    record_event(CHANGE_RECORDED, actor, problem=problem, what=what, since=since, evidence_url=evidence_url)
     db.session.flush()
 
 
@@ -193,8 +177,7 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
     note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     problem.decline_reason = reason
     _set_status(problem, actor, Status.DECLINED)
-    event = record(DECLINED, actor, problem=problem, reason=reason, note=note)
-    notify_reporters(problem, MessageKind.DECLINED, event, note=note)
+    record_event(DECLINED, actor, problem=problem, reason=reason, note=note)
     db.session.flush()
 
 
@@ -207,7 +190,7 @@ def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
     _set_status(problem, actor, Status.OWNED)
     problem.decline_reason = None
     problem.changed_at = None
-    record(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
+    record_event(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
     db.session.flush()
 
 
@@ -218,7 +201,7 @@ def publish(
     require_owner_or_admin(problem, actor)
     if problem.status != Status.CHANGED:
         raise ServiceError(_("Only a problem whose change is recorded can be published."))
-    title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, required=True)
+    title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, required=True, one_line=True)
     summary = clean_text(
         public_summary, field="public_summary", label=_("Public summary"), limit=LONG_TEXT, required=True
     )
@@ -230,23 +213,11 @@ def publish(
     problem.public_summary = summary
     if first_publication:
         problem.published_at = utcnow()
-    event = record(PUBLISHED, actor, problem=problem, before=before, note=note,
-                   after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
-    if first_publication and not _people_told_of_this_change(problem):
-        notify_reporters(problem, MessageKind.CHANGED, event, note=note)
+    # Who is told follows from the event (services/telling.py): everyone not yet told of this
+    # change, once; republishing the same change tells nobody twice.
+    record_event(PUBLISHED, actor, problem=problem, before=before, note=note,
+           after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
     db.session.flush()
-    after_commit("change_published", problem=problem_info(problem),
-                 reports=[report_info(r) for r in problem.reports])
-
-
-def _people_told_of_this_change(problem: Problem) -> bool:
-    """Republishing the same change after an unpublish does not tell everyone twice."""
-    return db.session.scalar(
-        db.select(db.exists().where(
-            Message.problem_id == problem.id, Message.kind == MessageKind.CHANGED,
-            Message.created_at >= problem.changed_at,
-        ))
-    )
 
 
 def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
@@ -255,7 +226,7 @@ def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
         raise ServiceError(_("This problem is not published."))
     before = problem.published_at
     problem.published_at = None
-    record(UNPUBLISHED, actor, problem=problem, before={"published_at": before},
+    record_event(UNPUBLISHED, actor, problem=problem, before={"published_at": before},
            reason=(reason or "").strip() or None)
     db.session.flush()
 
@@ -271,12 +242,12 @@ def edit_problem(
     require_leader(actor)
     if problem.owner_id is not None:
         require_owner_or_admin(problem, actor)
-    title = clean_text(title, field="title", label=_("Title"), limit=200, required=True)
+    title = clean_text(title, field="title", label=_("Title"), limit=200, required=True, one_line=True)
     area = clean_text(area, field="area", label=_("Area"), limit=120)
     if public_title is _KEEP:
         public_title = problem.public_title
     else:  # a title approved for customers' eyes (suggestions while filing, the public page)
-        public_title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200)
+        public_title = clean_text(public_title, field="public_title", label=_("Public title"), limit=200, one_line=True)
     before = {"title": problem.title, "area": problem.area, "due_on": problem.due_on,
               "public_title": problem.public_title}
     after = {"title": title, "area": area, "due_on": due_on, "public_title": public_title}
@@ -286,7 +257,7 @@ def edit_problem(
         del before["public_title"], after["public_title"]
     problem.title, problem.area, problem.due_on = title, area, due_on
     problem.public_title = public_title
-    record(PROBLEM_EDITED, actor, problem=problem, before=before, after=after)
+    record_event(PROBLEM_EDITED, actor, problem=problem, before=before, after=after)
     db.session.flush()
 
 
@@ -295,6 +266,6 @@ def add_comment(problem: Problem, actor: User, text: str) -> Comment:
     text = clean_text(text, field="text", label=_("The note"), limit=LONG_TEXT, required=True)
     comment = Comment(problem=problem, author=actor, text=text)
     db.session.add(comment)
-    record(COMMENTED, actor, problem=problem)
+    record_event(COMMENTED, actor, problem=problem)
     db.session.flush()
     return comment

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
 from app.i18n import filing_language
@@ -18,7 +19,6 @@ from app.models import (
     REPORT_FILED,
     REPORT_MOVED,
     Channel,
-    MessageKind,
     Problem,
     Report,
     Reporter,
@@ -26,10 +26,9 @@ from app.models import (
     User,
     utcnow,
 )
-from app.plugins.calls import after_commit, report_info
-from app.services.audit import record
 from app.services.errors import ServiceError
 from app.services.permissions import require_leader, require_owner_or_admin
+from app.services.telling import ensure_person
 from app.templating import format_number
 
 TITLE_LENGTH = 80
@@ -61,14 +60,20 @@ def _describe(char: str) -> str:
     return f"U+{code:04X} {name}" if name else f"U+{code:04X}"
 
 
-def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False) -> str | None:
+def clean_text(value: str | None, *, field: str, label: str, limit: int, required: bool = False,
+               one_line: bool = False) -> str | None:
     """Strip a person's text and check its length; refuse rather than cut.
 
     Line breaks are normalised (CRLF and CR become LF); control characters other than tab
     and line breaks, and lone surrogates, are refused with a message (see ``refuse_unstorable``).
+    ``one_line``: names, addresses and titles (they go into email headers) may not contain
+    a line break at all; one is refused with a message by the field.
     """
     refuse_unstorable(value or "", field=field, label=label)
     text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if one_line and ("\n" in text or "\u2028" in text or "\u2029" in text):
+        raise ServiceError(_("%(label)s must be on one line: please remove the line break. "
+                             "Nothing has been saved yet.", label=label), field=field)
     if not text:
         if required:
             raise ServiceError(_("%(label)s is required.", label=label), field=field)
@@ -93,17 +98,20 @@ def new_reporter(
 ) -> Reporter:
     """A new person. Public filings never reuse a reporter by email, so nobody can
     read another person's reports by typing their address."""
-    email = clean_text(email, field="email", label=_("Email"), limit=254)
+    email = clean_text(email, field="email", label=_("Email"), limit=254, one_line=True)
     if contact_ok and not email:
         raise ServiceError(_("Give an email address so we can tell you what changed."), field="email")
     reporter = Reporter(
-        display_name=clean_text(name, field="name", label=_("Name"), limit=120),
+        display_name=clean_text(name, field="name", label=_("Name"), limit=120, one_line=True),
         email=email.lower() if email else None,
         contact_ok=bool(contact_ok and email),
         kind=ReporterKind(kind),
         locale=filing_language(),
     )
     db.session.add(reporter)
+    if reporter.contact_ok:
+
+        ensure_person(reporter.email)
     return reporter
 
 
@@ -181,7 +189,7 @@ def file_report(
     if problem is None:
         problem = Problem(title=suggested_title(text), area=_configured_area(location))
         db.session.add(problem)
-        record(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
+        record_event(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
 
     report = Report(
         locale=reporter.locale,
@@ -200,10 +208,9 @@ def file_report(
         **(extra or {}),
     )
     db.session.add(report)
-    record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
+    record_event(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
     after_filing(report, placement)
-    after_commit("report_filed", report=report_info(report))
     return report
 
 
@@ -234,18 +241,17 @@ def move_report(
                                                 id=target.id))
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
-    told_where = target is not None  # a split starts a new problem: nothing to tell yet
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
-        record(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
+        record_event(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
     report.problem = target
     report.grouping = grouping
     report.grouping_score = None
     db.session.flush()
     similarity_index().move_report(report.id, target.id)
-    for problem in (source, target):
-        event = record(
+    for problem in (source, target):  # who is told what follows from these (services/telling.py)
+        record_event(
             REPORT_MOVED,
             actor,
             problem=problem,
@@ -253,9 +259,5 @@ def move_report(
             before={"problem_id": source.id},
             after={"problem_id": target.id},
         )
-    if told_where:
-        from app.messaging.compose import notify_reporters
-
-        notify_reporters(target, MessageKind.MOVED, event, reports=[report])
     db.session.flush()
     return target

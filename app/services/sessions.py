@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from app.events import record_event
 from app.extensions import db
 from app.models import User
-from app.services.audit import record
 from app.services.errors import NotFound, PermissionDenied, ServiceError
 from app.services.users import MIN_PASSWORD
 
@@ -25,7 +25,7 @@ def sign_out_everywhere(user: User, actor: User) -> None:
         raise PermissionDenied(_("Only admins can sign other people out."))
     user.end_sessions()
     if actor.id != user.id:  # one's own sign-out is routine; an admin's is worth the audit trail
-        record(SIGNED_OUT_EVERYWHERE, actor, subject_user=user)
+        record_event(SIGNED_OUT_EVERYWHERE, actor, subject_user=user)
     db.session.flush()
 
 

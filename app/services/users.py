@@ -8,9 +8,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app.events import record_event
 from app.extensions import db
-from app.models import OPEN_STATUSES, USER_CREATED, USER_UPDATED, Problem, Role, User
-from app.services.audit import record
+from app.models import USER_CREATED, USER_UPDATED, Problem, Role, User
 from app.services.errors import PermissionDenied, ServiceError
 from app.services.reports import clean_text
 
@@ -30,7 +30,7 @@ def create_user(
     """Create a staff account. ``actor`` None means the command line (trusted)."""
     if actor is not None and not actor.is_admin:
         raise PermissionDenied(_("Only admins can create accounts."))
-    name = clean_text(name, field="name", label=_("Name"), limit=120, required=True)
+    name = clean_text(name, field="name", label=_("Name"), limit=120, required=True, one_line=True)
     email = _valid_email(email or "")
     if role not in set(Role):
         raise ServiceError(_("Role must be one of: %(roles)s.", roles=", ".join(Role)), field="role")
@@ -43,7 +43,7 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record(USER_CREATED, actor, subject_user=user, role=user.role)
+    record_event(USER_CREATED, actor, subject_user=user, role=user.role)
     db.session.flush()
     return user
 
@@ -60,7 +60,7 @@ def update_user(user: User, actor: User, *, role: Role | str | None = None, acti
     if new_role == Role.STAFF and user.is_leader:
         owned = db.session.scalar(
             db.select(db.func.count(Problem.id)).where(
-                Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES)
+                Problem.owner_id == user.id, Problem.is_open
             )
         )
         if owned:
@@ -74,7 +74,7 @@ def update_user(user: User, actor: User, *, role: Role | str | None = None, acti
     after = {"role": user.role, "active": user.active}
     if before != after:
         user.end_sessions()  # a new role or a deactivation applies at once, on every device
-        record(USER_UPDATED, actor, subject_user=user, before=before, after=after)
+        record_event(USER_UPDATED, actor, subject_user=user, before=before, after=after)
     db.session.flush()
 
 
@@ -119,7 +119,7 @@ def _apply_role(user: User, role: Role) -> tuple[dict, dict] | None:
     if role == Role.STAFF and user.is_leader:
         owned = db.session.scalar(
             db.select(db.func.count(Problem.id)).where(
-                Problem.owner_id == user.id, Problem.status.in_(OPEN_STATUSES)
+                Problem.owner_id == user.id, Problem.is_open
             )
         )
         if owned:
@@ -187,7 +187,7 @@ def sign_in_with_provider(
         user.set_password(secrets.token_urlsafe(32))  # nobody knows it: single sign-on only
         db.session.add(user)
         db.session.flush()
-        record(USER_CREATED, user, subject_user=user, role=user.role, via="single sign-on")
+        record_event(USER_CREATED, user, subject_user=user, role=user.role, via="single sign-on")
         db.session.flush()
         return user
     if not user.active:
@@ -203,6 +203,6 @@ def sign_in_with_provider(
     if change:
         details["before"], details["after"] = change
     if details:
-        record(USER_UPDATED, user, subject_user=user, via="single sign-on", **details)
+        record_event(USER_UPDATED, user, subject_user=user, via="single sign-on", **details)
     db.session.flush()
     return user

@@ -1,5 +1,6 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Optional, ValidationError
@@ -24,3 +25,7 @@ class StaffReportForm(ReportFieldsForm):
     def validate_customer_name(self, field):
         if self.on_behalf.data == "customer" and not (field.data or "").strip():
             raise ValidationError(_("Give the customer's name, so their report stays theirs."))
+
+
+class ToldInPersonForm(FlaskForm):
+    """A confirm button: only its CSRF token."""

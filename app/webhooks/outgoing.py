@@ -1,10 +1,10 @@
 """Outgoing webhooks: endpoints admins register, deliveries written with the events that
 cause them, and the sender that delivers them (``careloop send-webhooks``).
 
-* **Where deliveries come from.** ``audit.record`` calls ``event_recorded`` for every audit
-  event. When the verb maps to a webhook event (``VERB_EVENTS``) and an active endpoint
-  wants it, the event is remembered on the session; just before the transaction commits
-  (``before_commit``) one delivery row per endpoint is written with its body, so the
+* **Where deliveries come from.** The event fan-out (``app/events.py``) calls
+  ``event_recorded`` for every event of a committing transaction. When the verb maps to a
+  webhook event (``VERB_EVENTS``) and an active endpoint wants it, the event is remembered;
+  then (``write_deliveries``) one delivery row per endpoint is written with its body, so the
   delivery lands with the event or not at all. One indexed query per transaction decides
   "is any endpoint active?"; nothing is cached across transactions.
 * **What a payload says.** The problem's id, title, status, owner's name, how many people
@@ -40,7 +40,6 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -156,7 +155,7 @@ def _clean(name: str, url: str, events: list[str], fmt: str, allow_private: bool
 def create_endpoint(*, name: str, url: str, events: list[str], fmt: str = WebhookFormat.CARELOOP,
                     allow_private: bool = False, actor: User | None = None) -> WebhookEndpoint:
     """Register an endpoint; its secret is generated here (shown to the admin once)."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     name, url, chosen = _clean(name, url, events, fmt, allow_private)
@@ -165,14 +164,14 @@ def create_endpoint(*, name: str, url: str, events: list[str], fmt: str = Webhoo
                                created_by_id=actor.id if actor is not None else None)
     db.session.add(endpoint)
     db.session.flush()
-    record(WEBHOOK_CREATED, actor, endpoint_id=endpoint.id, name=name, url=_url_for_audit(url), events=chosen,
+    record_event(WEBHOOK_CREATED, actor, endpoint_id=endpoint.id, name=name, url=_url_for_audit(url), events=chosen,
            format=str(fmt), allow_private=bool(allow_private))
     return endpoint
 
 
 def update_endpoint(endpoint: WebhookEndpoint, *, name: str, url: str, events: list[str], fmt: str,
                     allow_private: bool, actor: User | None = None) -> None:
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     name, url, chosen = _clean(name, url, events, fmt, allow_private)
@@ -181,41 +180,41 @@ def update_endpoint(endpoint: WebhookEndpoint, *, name: str, url: str, events: l
     endpoint.format, endpoint.allow_private = str(fmt), bool(allow_private)
     after = _settings(endpoint)
     if before != after:
-        record(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before=before, after=after)
+        record_event(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before=before, after=after)
     db.session.flush()
 
 
 def set_active(endpoint: WebhookEndpoint, active: bool, actor: User | None = None) -> None:
     """Pause or resume. A paused endpoint collects no new events; deliveries already waiting are
     held until it resumes."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     if endpoint.active != active:
         endpoint.active = active
-        record(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before={"active": not active},
+        record_event(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before={"active": not active},
                after={"active": active})
     db.session.flush()
 
 
 def rotate_secret(endpoint: WebhookEndpoint, actor: User | None = None) -> str:
     """A new secret, effective for every delivery sent from now on (also ones already waiting)."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     endpoint.secret = new_secret()
     endpoint.secret_rotated_at = utcnow()
-    record(WEBHOOK_SECRET_ROTATED, actor, endpoint_id=endpoint.id)
+    record_event(WEBHOOK_SECRET_ROTATED, actor, endpoint_id=endpoint.id)
     db.session.flush()
     return endpoint.secret
 
 
 def delete_endpoint(endpoint: WebhookEndpoint, actor: User | None = None) -> None:
     """Delete the endpoint and its deliveries (waiting ones are dropped)."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
-    record(WEBHOOK_DELETED, actor, endpoint_id=endpoint.id, before=_settings(endpoint))
+    record_event(WEBHOOK_DELETED, actor, endpoint_id=endpoint.id, before=_settings(endpoint))
     db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     db.session.delete(endpoint)
     db.session.flush()
@@ -234,7 +233,7 @@ def send_test_event(endpoint: WebhookEndpoint, actor: User | None = None) -> Web
 
 def redeliver(delivery: WebhookDelivery, actor: User | None = None) -> WebhookDelivery:
     """Send a delivery again as a new row: same body and ``Careloop-Webhook-Id``, fresh attempts."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
@@ -244,7 +243,7 @@ def redeliver(delivery: WebhookDelivery, actor: User | None = None) -> WebhookDe
                             status=DeliveryStatus.PENDING, next_attempt_at=utcnow())
     db.session.add(again)
     db.session.flush()
-    record(WEBHOOK_REDELIVERED, actor, endpoint_id=delivery.endpoint_id, delivery_id=delivery.id,
+    record_event(WEBHOOK_REDELIVERED, actor, endpoint_id=delivery.endpoint_id, delivery_id=delivery.id,
            new_delivery_id=again.id, webhook_id=delivery.webhook_id)
     return again
 
@@ -278,7 +277,8 @@ def event_name_for(event: Event) -> str | None:
 
 
 def event_recorded(event: Event) -> None:
-    """Called by ``audit.record`` for every event: remember it when an endpoint wants it."""
+    """Called by the fan-out (app/events.py) for every committing event: remember it when
+    an endpoint wants it."""
     if event.verb not in VERB_EVENTS:
         return
     name = event_name_for(event)
@@ -304,8 +304,8 @@ def _active_endpoints() -> list[tuple[int, list[str]]]:
     return info[_ACTIVE]
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _write_deliveries(session: Session) -> None:
+def write_deliveries(session: Session) -> None:
+    """Called by the fan-out (app/events.py) before the commit: a row per delivery."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -331,12 +331,10 @@ def _write_deliveries(session: Session) -> None:
     session.flush()
 
 
-@sa_event.listens_for(Session, "after_transaction_end")
-def _forget(session: Session, transaction) -> None:
-    """Whatever ends the transaction (commit, rollback, close), start the next one afresh."""
-    if transaction.parent is None:
-        session.info.pop(_ACTIVE, None)
-        session.info.pop(_PENDING, None)
+def forget_transaction(session: Session) -> None:
+    """Called by the fan-out when a transaction ends (commit, rollback, close)."""
+    session.info.pop(_ACTIVE, None)
+    session.info.pop(_PENDING, None)
 
 
 # --- Payloads ------------------------------------------------------------------------------

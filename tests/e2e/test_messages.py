@@ -51,7 +51,7 @@ def test_reporter_follows_the_email_link_and_says_it_is_still_happening(
     expect(page.locator("#told")).to_contain_text("Waiting")
 
     with app.app_context():
-        assert deliver_due().sent == 2  # "now owns" earlier, and the change
+        assert deliver_due().sent == 3  # the receipt and "now owns" earlier, and the change
     mail = next(m for m in smtp.inbox.to("alan@example.net") if m["Subject"].startswith("We changed this"))
     text = mail.get_body(("plain",)).get_content()
     assert "Thank you, Alan's photo helped." in text and WHAT in text

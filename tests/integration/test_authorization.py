@@ -25,6 +25,9 @@ MATRIX = {
     # The reporter's token in the URL is the key to these.
     "public.report_still_happening": ANYONE,
     "public.unsubscribe_page": ANYONE,
+    "public.link_again": ANYONE,
+    "staff.told_in_person": STAFF,
+    "public.answer": ANYONE,  # the private token is the key
     "public.suggest": ANYONE,
     "public.set_language": ANYONE,  # the language switcher in the header
     "auth.login": ANYONE,
@@ -75,6 +78,7 @@ MATRIX = {
     "admin.outbox": ADMIN,
     "admin.outbox_message": ADMIN,
     "admin.outbox_message_html": ADMIN,
+    "admin.outbox_retry": ADMIN,
     "admin.webhooks": ADMIN,
     "admin.webhook_create": ADMIN,
     "admin.webhook": ADMIN,

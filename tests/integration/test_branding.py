@@ -271,7 +271,7 @@ def test_emails_carry_the_name_logo_and_colour(client, admin, make_user, make_re
     services.assign_owner(report.problem, leader, leader)
     db.session.commit()
     assert db.session.scalar(db.select(Message).where(Message.kind == MessageKind.OWNED)) is not None
-    assert deliver_due().sent == 1
+    assert deliver_due().sent == 2  # the receipt and "now owns"
     mail = smtp.inbox.to("maria@example.net")[0]
     html = mail.get_body(("html",)).get_content()
     text = mail.get_body(("plain",)).get_content()

@@ -28,12 +28,14 @@ from app.services.errors import PermissionDenied, ServiceError
 ACTORS = ("staff", "leader", "owner", "admin")
 
 # Helpers that take an actor but are not operations a person asks for.
-NOT_OPERATIONS = {"record", "require_leader", "require_owner_or_admin"}
+NOT_OPERATIONS = {"record_event", "require_leader", "require_owner_or_admin"}
 
 ADMIN_ONLY = {"owned": {"admin"}, "unowned": {"admin"}}
 LEADERS = {"owned": {"leader", "owner", "admin"}, "unowned": {"leader", "owner", "admin"}}
 OWNER_ONCE_OWNED = {"owned": {"owner", "admin"}, "unowned": {"leader", "owner", "admin"}}
 OWNER_ONLY = {"owned": {"owner", "admin"}, "unowned": {"admin"}}
+# Anyone signed in; the operation only finds the actor's own items (others meet NotFound).
+OWN_ITEMS = {"owned": set(ACTORS), "unowned": set(ACTORS)}
 SELF_OR_ADMIN = {"owned": {"owner", "admin"}, "unowned": {"owner", "admin"}}  # the account is the owner's
 
 MATRIX = {
@@ -64,6 +66,8 @@ MATRIX = {
     "publish": OWNER_ONLY,
     "unpublish": OWNER_ONLY,
     "mark_unreachable": OWNER_ONLY,
+    # Staff tick off telling a person they filed for; only their own tasks exist for them.
+    "told_in_person": OWN_ITEMS,
     "link_work": OWNER_ONLY,
     "create_work": OWNER_ONLY,
     # Regrouping: the problem the reports leave is its owner's once owned.
@@ -141,6 +145,7 @@ class World:
 def _ops():
     from app.imports import linked_work as links
     from app.messaging import compose as messages
+    from app.services import people
     from app.security import logins
     from app.services import api_tokens, branding, grouping, moderation, sessions, users
     from app.webhooks import outgoing as hooks
@@ -176,6 +181,7 @@ def _ops():
         "publish": lambda w, a: services.publish(w.problem, a, public_title="Lift", public_summary="Fixed it."),
         "unpublish": lambda w, a: services.unpublish(w.problem, a, reason="Wrong"),
         "mark_unreachable": lambda w, a: messages.mark_unreachable(w.problem, w.report.reporter, a, "No address"),
+        "told_in_person": lambda w, a: people.told_in_person(a, w.report.reporter_id, w.problem.id),
         "link_work": lambda w, a: links.link_work(w.problem, a, "no-such-source", "OPS-1"),
         "create_work": lambda w, a: links.create_work(w.problem, a, "no-such-source"),
         "move_report": lambda w, a: services.move_report(w.report, a, w.target),
