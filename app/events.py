@@ -32,11 +32,11 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.urls import external_url
 from app.models import PUBLISHED, REPORT_FILED, STATUS_CHANGED, AppendOnlyError, Event, Problem, Report, User
 from app.plugin_api import ProblemInfo, ReportInfo
 from app.plugins.manager import plugin_manager
 from app.services import telling
+from app.urls import external_url
 from app.webhooks import outgoing as outgoing_webhooks
 from app.webhooks.outgoing import forget_transaction
 

@@ -145,9 +145,8 @@ class World:
 def _ops():
     from app.imports import linked_work as links
     from app.messaging import compose as messages
-    from app.services import people
     from app.security import logins
-    from app.services import api_tokens, branding, grouping, moderation, sessions, users
+    from app.services import api_tokens, branding, grouping, moderation, people, sessions, users
     from app.webhooks import outgoing as hooks
 
     return {
