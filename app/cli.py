@@ -14,9 +14,22 @@ from .models import Role
 
 
 def main() -> None:
+    FlaskGroup(create_app=_app_or_exit, help="Careloop: reports in, system changes out.")()
+
+
+def _app_or_exit() -> Flask:
+    """The app; a bad setting stops here with its one line on stderr and exit status 2, no traceback."""
+    import sys
+
+    from config import ConfigurationError
+
     from . import create_app
 
-    FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
+    try:
+        return create_app()
+    except ConfigurationError as error:
+        click.echo(f"careloop: {error}", err=True)
+        sys.exit(2)
 
 
 def init_cli(app: Flask) -> None:
@@ -28,6 +41,11 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(send_mail)
     app.cli.add_command(send_webhooks)
     app.cli.add_command(digest_command)
+
+    from .scheduler import backup_command, scheduler_command
+
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(backup_command)
 
     from .grouping.cli import grouping_eval, grouping_reindex
 
@@ -159,20 +177,20 @@ def plugins_command():
 @with_appcontext
 def send_mail(watch, interval):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
-    import time
-
     from .services.outbox import MailNotConfigured, deliver_due
+    from .worker import watch_loop
 
-    while True:
+    def step():
         try:
             result = deliver_due()
         except MailNotConfigured as error:
             raise click.ClickException(str(error)) from error
         if result.sent or result.retrying or result.failed or not watch:
             click.echo(result.summary())
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch:
+        return step()
+    watch_loop("send-mail", step, interval)  # survives database restarts and network errors
 
 
 @click.command("send-webhooks")
@@ -181,11 +199,10 @@ def send_mail(watch, interval):
 @with_appcontext
 def send_webhooks(watch, interval):
     """Deliver outgoing webhooks that are due, once (or continuously with --watch)."""
-    import time
-
     from .services.outgoing_webhooks import SendResult, deliver_due
+    from .worker import watch_loop
 
-    while True:
+    def step():
         result = SendResult()
         while True:  # everything due now, batch after batch
             batch = deliver_due()
@@ -196,9 +213,10 @@ def send_webhooks(watch, interval):
             result.failed += batch.failed
         if result.delivered or result.retrying or result.failed or not watch:
             click.echo(result.summary())
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch:
+        return step()
+    watch_loop("send-webhooks", step, interval)  # survives database restarts and network errors
 
 
 @click.command("digest")

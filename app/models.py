@@ -678,3 +678,4 @@ class Branding(db.Model):
 from .grouping.models import SimilarityChange, SimilarityVector  # noqa: E402,F401
 # Outgoing webhooks' endpoints and delivery outbox (app/services/outgoing_webhooks.py).
 from .webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402,F401
+from .deploy_models import CacheVersion, ScheduledRun  # noqa: E402,F401

@@ -9,6 +9,8 @@ from importlib.metadata import entry_points
 import pluggy
 from flask import Flask, current_app
 
+from config import ConfigurationError
+
 from . import hookspecs
 from .plugin_api import TicketSource
 
@@ -17,8 +19,8 @@ GROUP = "careloop"
 EXTENSION = "careloop.plugins"
 
 
-class PluginError(RuntimeError):
-    pass
+class PluginError(ConfigurationError, RuntimeError):
+    """A plugin cannot be loaded as configured; start-up stops with this one line."""
 
 
 def init_plugins(app: Flask) -> pluggy.PluginManager:

@@ -1,0 +1,3 @@
+"""placeholder"""
+def init_app(app):
+    pass
