@@ -371,6 +371,11 @@ class Config:
     CARELOOP_DIGEST_WEEKDAY = setting("CARELOOP_DIGEST_WEEKDAY", "mon", choice("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
     CARELOOP_DIGEST_HOUR = setting("CARELOOP_DIGEST_HOUR", 7, integer(0, 23))
     CARELOOP_IMPORT_EVERY_MINUTES = setting("CARELOOP_IMPORT_EVERY_MINUTES", 0, integer(0, 10080))
+    # The web process (`app/gunicorn_conf.py`): where it listens, how many workers, when a stuck one is restarted.
+    CARELOOP_WEB_BIND = setting("CARELOOP_WEB_BIND", "127.0.0.1:8000", text(
+        r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}|unix:\S+", "host:port (e.g. 127.0.0.1:8000) or unix:/path"))
+    CARELOOP_WEB_WORKERS = setting("CARELOOP_WEB_WORKERS", 2, integer(1, 64))
+    CARELOOP_WEB_TIMEOUT = setting("CARELOOP_WEB_TIMEOUT", 30, integer(5, 3600))
     # Public pages' render cache (app/pagecache.py): pages kept per process; 0 turns it off.
     CARELOOP_PAGE_CACHE_SIZE = setting("CARELOOP_PAGE_CACHE_SIZE", 256, integer(0, 100000))
     CARELOOP_PAGE_CACHE_MAX_AGE = setting("CARELOOP_PAGE_CACHE_MAX_AGE", 30, integer(0, 86400))

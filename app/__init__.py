@@ -19,7 +19,7 @@ def resource_dir(name: str) -> Path:
     """A top-level folder of the project (``templates``, ``migrations``): in the checkout, or
     bundled into the package by the wheel build (setup.py copies it to ``app/_bundled``)."""
     bundled = HERE / "_bundled" / name
-    return bundled if bundled.is_dir() else ROOT / name
+    return bundled if bundled.exists() else ROOT / name
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -47,6 +47,10 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(backup_command)
 
+    from .serve import serve_command
+
+    app.cli.add_command(serve_command)
+
     from .grouping.cli import grouping_eval, grouping_reindex
 
     app.cli.add_command(grouping_eval)

@@ -48,6 +48,7 @@ def watch_loop(name: str, step: Callable[[], object], interval: float, *,
     from .observability import metrics
 
     failures = 0
+    log.info("%s: started, checking every %g s", name, interval)
     while keep_going():
         try:
             step()
