@@ -34,3 +34,4 @@ class CacheVersion(db.Model):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(default=1)
+    changed_at: Mapped[datetime | None]

@@ -28,6 +28,7 @@ def upgrade():
         'cache_versions',
         sa.Column('name', sa.String(length=40), nullable=False),
         sa.Column('version', sa.Integer(), nullable=False),
+        sa.Column('changed_at', sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint('name'),
     )
     op.bulk_insert(sa.table('cache_versions', sa.column('name', sa.String), sa.column('version', sa.Integer)),
