@@ -36,6 +36,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_settings(app.config)
+    from .plugins import check_wanted_plugins
+
+    check_wanted_plugins(app.config)
     _instance_defaults(app)
 
     from .observability import init_logging

@@ -66,3 +66,6 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+# gunicorn 23+ would open a control socket in the home folder; Careloop does not use it.
+control_socket_disable = True
