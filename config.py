@@ -376,6 +376,8 @@ class Config:
         r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}|unix:\S+", "host:port (e.g. 127.0.0.1:8000) or unix:/path"))
     CARELOOP_WEB_WORKERS = setting("CARELOOP_WEB_WORKERS", 2, integer(1, 64))
     CARELOOP_WEB_TIMEOUT = setting("CARELOOP_WEB_TIMEOUT", 30, integer(5, 3600))
+    # Load the app, the grouping model and the index once before forking workers (shared memory).
+    CARELOOP_WEB_PRELOAD = setting("CARELOOP_WEB_PRELOAD", True, flag)
     # Public pages' render cache (app/pagecache.py): pages kept per process; 0 turns it off.
     CARELOOP_PAGE_CACHE_SIZE = setting("CARELOOP_PAGE_CACHE_SIZE", 256, integer(0, 100000))
     CARELOOP_PAGE_CACHE_MAX_AGE = setting("CARELOOP_PAGE_CACHE_MAX_AGE", 30, integer(0, 86400))

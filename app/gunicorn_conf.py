@@ -20,7 +20,8 @@ import tempfile
 from config import SETTINGS, SettingError
 
 _VALUES = {}
-for _name in ("CARELOOP_WEB_BIND", "CARELOOP_WEB_WORKERS", "CARELOOP_WEB_TIMEOUT", "CARELOOP_PROXY_COUNT"):
+for _name in ("CARELOOP_WEB_BIND", "CARELOOP_WEB_WORKERS", "CARELOOP_WEB_TIMEOUT", "CARELOOP_WEB_PRELOAD",
+              "CARELOOP_PROXY_COUNT"):
     _spec = SETTINGS[_name]
     _raw = os.environ.get(_name, _spec.default)
     try:
@@ -33,7 +34,7 @@ bind = [_VALUES["CARELOOP_WEB_BIND"]]
 workers = _VALUES["CARELOOP_WEB_WORKERS"]
 timeout = _VALUES["CARELOOP_WEB_TIMEOUT"]
 graceful_timeout = 20
-preload_app = True
+preload_app = _VALUES["CARELOOP_WEB_PRELOAD"]
 # A worker is replaced after this many requests (spread out), so a slow leak cannot grow forever.
 max_requests = 5000
 max_requests_jitter = 500
@@ -49,12 +50,16 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 def when_ready(server):
     """In the master, after the app is loaded and before any worker forks."""
+    if not preload_app:
+        return
     from app.wsgi import app, preload
 
     preload(app)
 
 
 def post_fork(server, worker):
+    if not preload_app:
+        return
     from app.extensions import db
     from app.wsgi import app
 

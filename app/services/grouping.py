@@ -53,7 +53,10 @@ def place(text: str) -> Placement:
     """Where a new report should go, before it is stored."""
     if not enabled():
         return Placement(None)
-    decision = decide(text)
+    from ..observability import grouping_timer
+
+    with grouping_timer():  # careloop_grouping_decision_seconds
+        decision = decide(text)
     if decision.kind not in (AUTO, REVIEW) or decision.problem_id is None:
         return Placement(None)
     candidate = db.session.get(Problem, decision.problem_id)

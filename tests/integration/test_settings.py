@@ -81,6 +81,7 @@ BAD = {
     "CARELOOP_WEB_BIND": ("8000", "host:port"),
     "CARELOOP_WEB_WORKERS": ("0", "a whole number from 1 to 64"),
     "CARELOOP_WEB_TIMEOUT": ("1", "a whole number from 5"),
+    "CARELOOP_WEB_PRELOAD": ("sometimes", "1/true/yes/on"),
     "CARELOOP_PAGE_CACHE_SIZE": ("big", "a whole number"),
     "CARELOOP_PAGE_CACHE_MAX_AGE": ("-5", "a whole number from 0"),
 }
@@ -119,7 +120,8 @@ def test_the_defaults_and_typical_values_are_accepted():
 
 
 def _env(**settings):
-    env = {k: v for k, v in os.environ.items() if k not in config.SETTINGS and not k.startswith("CARELOOP_")}
+    names = {spec.name for spec in config.SETTINGS.values()}
+    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("CARELOOP_")}
     return {**env, "HF_HUB_OFFLINE": "1", "SECRET_KEY": "settings-test", **settings}
 
 
