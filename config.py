@@ -380,6 +380,8 @@ class Config:
     CARELOOP_WEB_PRELOAD = setting("CARELOOP_WEB_PRELOAD", True, flag)
     # Public pages' render cache (app/pagecache.py): pages kept per process; 0 turns it off.
     CARELOOP_PAGE_CACHE_SIZE = setting("CARELOOP_PAGE_CACHE_SIZE", 256, integer(0, 100000))
+    # How often each process looks at the version number in the database (0: every request).
+    CARELOOP_PAGE_CACHE_RECHECK_SECONDS = setting("CARELOOP_PAGE_CACHE_RECHECK_SECONDS", 1.0, number(0, 60))
     CARELOOP_PAGE_CACHE_MAX_AGE = setting("CARELOOP_PAGE_CACHE_MAX_AGE", 30, integer(0, 86400))
 
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Response, current_app, g, has_app_context, request, session
 from sqlalchemy import event, inspect
 
 from .extensions import db
@@ -84,7 +85,22 @@ class RenderCache:
 # ---- the version number ----------------------------------------------------------------------
 
 def public_version() -> tuple[int, datetime]:
-    """(version, when it last changed) of the public pages; (0, epoch) before the first bump."""
+    """(version, when it last changed) of the public pages, read from the database at most every
+    ``CARELOOP_PAGE_CACHE_RECHECK_SECONDS`` per process (0: on every request); a bump committed by
+    this process is seen at once."""
+    app = current_app._get_current_object()
+    every = app.config["CARELOOP_PAGE_CACHE_RECHECK_SECONDS"]
+    seen = app.extensions.get("careloop.pagecache.version")
+    now = time.monotonic()
+    if seen is not None and every > 0 and now - seen[0] < every:
+        return seen[1]
+    value = read_public_version()
+    app.extensions["careloop.pagecache.version"] = (now, value)
+    return value
+
+
+def read_public_version() -> tuple[int, datetime]:
+    """(version, when it last changed) from the database; (0, 2000-01-01) before the first bump."""
     from .models import CacheVersion
 
     row = db.session.execute(db.select(CacheVersion.version, CacheVersion.changed_at)
@@ -147,6 +163,11 @@ def _transaction_over(session, *args) -> None:
     session.info.pop("careloop.public_bumped", None)
 
 
+def _committed(session) -> None:
+    if session.info.pop("careloop.public_bumped", None) and has_app_context():
+        current_app.extensions.pop("careloop.pagecache.version", None)  # this process sees it at once
+
+
 _listening = False
 
 
@@ -158,7 +179,7 @@ def listen_for_changes() -> None:
     from sqlalchemy.orm import Session
 
     event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "after_commit", _transaction_over)
+    event.listen(Session, "after_commit", _committed)
     event.listen(Session, "after_soft_rollback", _transaction_over)
     _listening = True
 

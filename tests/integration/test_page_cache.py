@@ -39,7 +39,8 @@ def other_worker(app):
     """Another process's app: its own render cache, the same database."""
     other = create_app(dict({key: app.config[key] for key in (
         "TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "WTF_CSRF_ENABLED", "CARELOOP_BASE_URL",
-        "CARELOOP_SPAM_MIN_SECONDS", "CARELOOP_RATELIMIT_FILING")}, CARELOOP_BRANDING_CACHE_SECONDS=0))
+        "CARELOOP_SPAM_MIN_SECONDS", "CARELOOP_RATELIMIT_FILING")}, CARELOOP_BRANDING_CACHE_SECONDS=0,
+                            CARELOOP_PAGE_CACHE_RECHECK_SECONDS=0))
     other.test_client_class = IsolatedClient
     yield other.test_client()
     with other.app_context():

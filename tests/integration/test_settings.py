@@ -84,6 +84,7 @@ BAD = {
     "CARELOOP_WEB_PRELOAD": ("sometimes", "1/true/yes/on"),
     "CARELOOP_PAGE_CACHE_SIZE": ("big", "a whole number"),
     "CARELOOP_PAGE_CACHE_MAX_AGE": ("-5", "a whole number from 0"),
+    "CARELOOP_PAGE_CACHE_RECHECK_SECONDS": ("soon", "a number from 0 to 60"),
 }
 
 
