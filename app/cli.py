@@ -14,9 +14,21 @@ from app.models import Role
 
 
 def main() -> None:
-    from app import create_app
+    FlaskGroup(create_app=_app_or_exit, help="Careloop: reports in, system changes out.")()
 
-    FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
+
+def _app_or_exit() -> Flask:
+    """The app; a bad setting stops here with its one line on stderr and exit status 2, no traceback."""
+    import sys
+
+    from app import create_app
+    from config import ConfigurationError
+
+    try:
+        return create_app()
+    except ConfigurationError as error:
+        click.echo(f"careloop: {error}", err=True)
+        sys.exit(2)
 
 
 def init_cli(app: Flask) -> None:
@@ -28,6 +40,15 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(send_mail)
     app.cli.add_command(send_webhooks)
     app.cli.add_command(digest_command)
+
+    from app.scheduler import backup_command, scheduler_command
+
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(backup_command)
+
+    from app.serve import serve_command
+
+    app.cli.add_command(serve_command)
 
     from app.grouping.cli import grouping_eval, grouping_reindex
 
@@ -52,7 +73,8 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from app.services import ServiceError, create_user
+    from app.services.errors import ServiceError
+    from app.services.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -114,7 +136,7 @@ def import_command(source):
     from app.imports.importer import get_source, import_from_source
     from app.imports.linked_work import check_linked_work
     from app.plugins.manager import ticket_sources
-    from app.services import ServiceError
+    from app.services.errors import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False
@@ -159,20 +181,20 @@ def plugins_command():
 @with_appcontext
 def send_mail(watch, interval):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
-    import time
-
     from app.messaging.mail import MailNotConfigured, deliver_due
+    from app.worker import watch_loop
 
-    while True:
+    def step():
         try:
             result = deliver_due()
         except MailNotConfigured as error:
             raise click.ClickException(str(error)) from error
         if result.sent or result.retrying or result.failed or not watch:
             click.echo(result.summary())
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch:
+        return step()
+    watch_loop("send-mail", step, interval)  # survives database restarts and network errors
 
 
 @click.command("send-webhooks")
@@ -181,11 +203,10 @@ def send_mail(watch, interval):
 @with_appcontext
 def send_webhooks(watch, interval):
     """Deliver outgoing webhooks that are due, once (or continuously with --watch)."""
-    import time
-
     from app.webhooks.outgoing import SendResult, deliver_due
+    from app.worker import watch_loop
 
-    while True:
+    def step():
         result = SendResult()
         while True:  # everything due now, batch after batch
             batch = deliver_due()
@@ -196,9 +217,10 @@ def send_webhooks(watch, interval):
             result.failed += batch.failed
         if result.delivered or result.retrying or result.failed or not watch:
             click.echo(result.summary())
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch:
+        return step()
+    watch_loop("send-webhooks", step, interval)  # survives database restarts and network errors
 
 
 @click.command("digest")

@@ -12,7 +12,7 @@ from app import services
 from app.extensions import db
 from app.imports.linked_work import create_work, link_work, work_sources
 from app.labels import label
-from app.leaders import bp
+from app.leaders.blueprint import bp
 from app.leaders.forms import (
     ActionForm,
     ChangeForm,
