@@ -9,23 +9,44 @@ HOST     ?= 127.0.0.1
 PORT     ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-pg browser oidc-provider clean translations
+.PHONY: install install-test run test test-pg browser oidc-provider lint clean translations lock wheel-check
 
-$(VENV)/.installed: pyproject.toml
+# Dependencies come from the lock files (pinned, hashes checked): requirements.lock for running,
+# requirements-test.lock for testing too. `make lock` writes them again from pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test,server]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-test.lock
 	touch $@
 
 install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
-## make run: set up, upgrade the database, load demo data once, serve on http://127.0.0.1:5000
+## make run: set up, upgrade the database, load demo data once, serve on http://127.0.0.1:5000 (PORT=…)
+# Links in messages and the feed use the address served on, unless CARELOOP_BASE_URL says otherwise.
+run: export CARELOOP_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(CARELOOP) db upgrade
 	$(CARELOOP) demo-data
-	@echo "Careloop is at http://$(HOST):$(PORT) (Ctrl-C stops it). Messages people would receive: sign in as admin, open Outbox."
+	@echo "Careloop is at $(CARELOOP_BASE_URL) (Ctrl-C stops it). Messages people would receive: sign in as admin, open Outbox."
 	@echo "Outgoing webhooks (admin: Webhooks) are sent by \`$(CARELOOP) send-webhooks --watch\` in another terminal, beside \`$(CARELOOP) send-mail --watch\`."
 	$(CARELOOP) run --host $(HOST) --port $(PORT)
+
+## make lock: pin every dependency with hashes (plain requirements form, no registry address)
+PIP_COMPILE ?= pip-compile
+LOCK_FLAGS := --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe
+lock:
+	$(PIP_COMPILE) $(LOCK_FLAGS) --extra server -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) $(LOCK_FLAGS) --extra server --extra test -o requirements-test.lock pyproject.toml
+
+## make wheel-check: build the wheel, install it outside the checkout and run it as in production
+wheel-check: install-test
+	.ci/wheel-check
 
 # Browser tests need Debian's Chromium (never a downloaded browser) and axe-core from npm.
 browser: $(AXE_JS)
@@ -43,8 +64,12 @@ $(OIDC_PROVIDER):
 	npm install --silent --prefix $(VENV)/oidc-provider oidc-provider@8.8.1 --no-audit --no-fund
 
 ## make test: set up and run every test (unit, integration, plugins, browser)
-test: install browser oidc-provider
+test: install-test browser oidc-provider lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## make lint: pyflakes, import order and complexity (settings in pyproject.toml); part of make test
+lint: install-test
+	$(VENV)/bin/ruff check .
 
 ## make translations: extract marked strings into the .pot, update every catalog, compile the .mo files
 ## (commit all three: a plain install uses the compiled .mo). Then translate what is new or fuzzy and run it again.

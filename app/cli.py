@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
+import sys
 
 import click
 from flask import Flask, current_app
@@ -24,15 +24,29 @@ from app.messaging.mail import retry_failed as put_back
 from app.models import Role
 from app.plugins.manager import plugin_manager, ticket_sources
 from app.queries.export import iter_problems, iter_reports
+from app.scheduler import backup_command, scheduler_command
+from app.serve import serve_command
 from app.services.errors import ServiceError
 from app.services.sessions import set_password
 from app.services.users import create_user
 from app.webhooks import outgoing as outgoing_webhooks
+from app.worker import watch_loop
+from config import ConfigurationError
 
 
 def main() -> None:
+    FlaskGroup(create_app=_app_or_exit, help="Careloop: reports in, system changes out.")()
 
-    FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
+
+def _app_or_exit() -> Flask:
+    """The app; a bad setting stops here with its one line on stderr and exit status 2, no traceback."""
+
+
+    try:
+        return create_app()
+    except ConfigurationError as error:
+        click.echo(f"careloop: {error}", err=True)
+        sys.exit(2)
 
 
 def init_cli(app: Flask) -> None:
@@ -45,6 +59,9 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(send_webhooks)
     app.cli.add_command(digest_command)
 
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(serve_command)
 
     app.cli.add_command(grouping_eval)
     app.cli.add_command(grouping_reindex)
@@ -187,24 +204,22 @@ def plugins_command():
 @with_appcontext
 def send_mail(watch, interval, retry_failed):
     """Deliver the outbox: due email and ticket replies, once (or continuously with --watch)."""
-
-
     if retry_failed:
-
         count = put_back()
         db.session.commit()
         click.echo(f"{count} failed message(s) back in the outbox.")
 
-    while True:
+    def step():
         try:
             result = deliver_due()
         except MailNotConfigured as error:
             raise click.ClickException(str(error)) from error
         if result.sent or result.retrying or result.failed or not watch:
             click.echo(result.summary())
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch:
+        return step()
+    watch_loop("send-mail", step, interval)  # survives database restarts and network errors
 
 
 @click.command("send-webhooks")
@@ -213,9 +228,7 @@ def send_mail(watch, interval, retry_failed):
 @with_appcontext
 def send_webhooks(watch, interval):
     """Deliver outgoing webhooks that are due, once (or continuously with --watch)."""
-
-
-    while True:
+    def step():
         result = outgoing_webhooks.SendResult()
         while True:  # everything due now, batch after batch
             batch = outgoing_webhooks.deliver_due()
@@ -226,9 +239,10 @@ def send_webhooks(watch, interval):
             result.failed += batch.failed
         if result.delivered or result.retrying or result.failed or not watch:
             click.echo(result.summary())
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch:
+        return step()
+    watch_loop("send-webhooks", step, interval)  # survives database restarts and network errors
 
 
 @click.command("digest")

@@ -64,6 +64,8 @@ def app(tmp_path_factory):
             "CARELOOP_RATELIMIT_FILING": "100000/hour",
             "CARELOOP_RATELIMIT_LOGIN_IP": "100000/hour",
             "CARELOOP_RATELIMIT_LOGIN_ACCOUNT": "100000/hour",
+            # Tests truncate tables between them: read the public pages' version on every request.
+            "CARELOOP_PAGE_CACHE_RECHECK_SECONDS": 0,
         }
     )
     app.test_client_class = IsolatedClient

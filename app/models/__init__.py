@@ -712,6 +712,7 @@ class Branding(db.Model):
 
 # The similarity index's tables live with the engine; imported here so every model is
 # known wherever ``app.models`` is (migrations, compare_metadata, create_all in tools).
+from app.deploy_models import CacheVersion, ScheduledRun  # noqa: E402,F401
 from app.models.grouping import SimilarityChange, SimilarityVector  # noqa: E402,F401
 
 # Outgoing webhooks' endpoints and delivery outbox (app/webhooks/outgoing.py).

@@ -13,14 +13,29 @@ from app.grouping import collect_backends
 from app.grouping.backend import BuiltinBackends
 from app.plugin_api import TicketSource
 from app.plugins import hookspecs
+from config import ConfigurationError
 
 log = logging.getLogger(__name__)
 GROUP = "careloop"
 EXTENSION = "careloop.plugins"
 
 
-class PluginError(RuntimeError):
-    pass
+class PluginError(ConfigurationError, RuntimeError):
+    """A plugin cannot be loaded as configured; start-up stops with this one line."""
+
+
+def check_wanted_plugins(config) -> dict:
+    """The installed plugins' entry points; raises PluginError when CARELOOP_PLUGINS names one
+    that is not installed (checked first thing at start-up, before anything is written)."""
+    wanted = config.get("CARELOOP_PLUGINS")
+    available = {ep.name: ep for ep in entry_points(group=GROUP)}
+    missing = [name for name in wanted or () if name not in available]
+    if missing:
+        raise PluginError(
+            f"CARELOOP_PLUGINS names {', '.join(missing)}, which is not installed. "
+            f"Installed plugins: {', '.join(sorted(available)) or 'none'}."
+        )
+    return available
 
 
 def init_plugins(app: Flask) -> pluggy.PluginManager:
@@ -28,14 +43,8 @@ def init_plugins(app: Flask) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     wanted = app.config.get("CARELOOP_PLUGINS")
-    available = {ep.name: ep for ep in entry_points(group=GROUP)}
+    available = check_wanted_plugins(app.config)
     if wanted is not None:
-        missing = [name for name in wanted if name not in available]
-        if missing:
-            raise PluginError(
-                f"CARELOOP_PLUGINS names {', '.join(missing)}, which is not installed. "
-                f"Installed plugins: {', '.join(sorted(available)) or 'none'}."
-            )
         chosen = [available[name] for name in wanted]
     else:
         chosen = list(available.values())

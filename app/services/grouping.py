@@ -34,6 +34,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.observability import grouping_timer
 from app.services.errors import ServiceError
 from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.problems import reopen
@@ -56,7 +57,9 @@ def place(text: str) -> Placement:
     """Where a new report should go, before it is stored."""
     if not enabled():
         return Placement(None)
-    decision = decide(text)
+
+    with grouping_timer():  # careloop_grouping_decision_seconds
+        decision = decide(text)
     if decision.kind not in (AUTO, REVIEW) or decision.problem_id is None:
         return Placement(None)
     candidate = db.session.get(Problem, decision.problem_id)

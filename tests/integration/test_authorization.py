@@ -97,6 +97,9 @@ MATRIX = {
     "webhooks.receive": ANYONE,
     # Load balancers' check: says only "ok", touches no data.
     "health.healthz": ANYONE,
+    "health.readyz": ANYONE,  # says only "ready" or why not (no data)
+    # Guarded by CARELOOP_METRICS_TOKEN / CARELOOP_METRICS_NETWORKS, not by a role (tests/integration/test_operations.py).
+    "observability.metrics_view": ANYONE,
     # API tokens for integrations.
     "admin.api_tokens_page": ADMIN,
     "admin.api_token_create": ADMIN,

@@ -96,6 +96,10 @@ def test_the_plugin_api_is_light():
     assert loaded == ""
 
 
+# Modules that exist to build the app when a server loads them (gunicorn's config and WSGI entry).
+ENTRY_POINTS = {"app.wsgi", "app.gunicorn_conf"}
+
+
 def test_importing_the_app_writes_no_file_and_registers_no_listener(tmp_path):
     """Nothing happens at import (the Flask tutorial's rule): files and listeners wait for create_app."""
     before = set(tmp_path.iterdir())
@@ -103,8 +107,9 @@ def test_importing_the_app_writes_no_file_and_registers_no_listener(tmp_path):
         "import os; os.environ['CARELOOP_INSTANCE_PATH'] = os.getcwd() + '/instance'\n"
         "from sqlalchemy import event, Engine\nfrom sqlalchemy.orm import Session\n"
         "import config, app, app.models, app.services, app.cli\n"
-        "import pkgutil, importlib\n"
-        "for m in pkgutil.walk_packages(app.__path__, 'app.'): importlib.import_module(m.name)\n"
+        f"import pkgutil, importlib\nENTRY_POINTS = {ENTRY_POINTS!r}\n"
+        "for m in pkgutil.walk_packages(app.__path__, 'app.'):\n"
+        "    if m.name not in ENTRY_POINTS: importlib.import_module(m.name)\n"
         "hooks = [(cls.__name__, name) for cls in (Engine, Session) for name in dir(cls.dispatch)\n"
         "         if not name.startswith('_') and any(getattr(getattr(cls.dispatch, name), '_clslevel', {}).values())]\n"
         "print(hooks)", tmp_path)
