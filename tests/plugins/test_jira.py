@@ -335,8 +335,15 @@ def test_unreachable_jira_is_a_source_error_after_retries(clock):
     assert len(clock.sleeps) == 1
 
 
-def test_truncated_json_is_an_error_after_the_pages_already_yielded(fake, clock):
+def test_a_truncated_body_is_retried_then_the_pages_go_on(fake, clock):
     fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fields": {"summ', skip=1)
+    pages = list(make_source(clock).fetch(cloud_settings(fake), None))
+    assert keys(pages) == ["SUP-1", "SUP-2", "SUP-3", "SUP-4", "SUP-10"]
+    assert len(clock.sleeps) == 1 and len(fake.calls(SEARCH)) == 4  # one page asked for twice
+
+
+def test_a_body_truncated_every_time_is_an_error_after_the_pages_already_yielded(fake, clock):
+    fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fields": {"summ', skip=1, times=6)
     fetched = make_source(clock).fetch(cloud_settings(fake), None)
     first = next(fetched)
     assert [t.external_id for t in first.tickets] == ["SUP-1", "SUP-2"]
@@ -424,7 +431,7 @@ def test_an_edited_issue_updates_its_report_never_a_second_one(fake, configure):
 
 def test_truncated_page_keeps_earlier_pages_and_the_next_run_resumes(fake, configure):
     configure(cloud_settings(fake))
-    fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fie', skip=1)
+    fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fie', skip=1, times=6)
     first = import_from_source("jira")
 
     assert not first.ok and "not complete JSON" in first.error_message
