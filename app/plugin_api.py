@@ -207,6 +207,8 @@ class TicketSource:
     create_work_item: Callable[[Mapping[str, str], str, str], tuple[str, str]] | None = None
     link_back: Callable[[Mapping[str, str], str, str, str], object] | None = None
     work_status: Callable[[Mapping[str, str], str], str] | None = None
+    # Optional: the address a person opens for an item key (linked work shows as a link).
+    item_url: Callable[[Mapping[str, str], str], str] | None = None
     # Optional: mistyped setting values (for example "write-back: disabled"), one line
     # each; checked when the app starts, which stops with those lines instead of failing
     # later on a request.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import closing
-from datetime import timedelta
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -28,6 +27,7 @@ from ..models import (
     Channel,
     ImportRun,
     Problem,
+    ProblemLink,
     Report,
     SourceState,
     utcnow,
@@ -36,11 +36,11 @@ from ..plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from ..plugins import source_settings, ticket_sources
 from . import ServiceError
 from .audit import record
+from .import_lock import RunLock
 from .reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
 REMOVED_TEXT = ""
-STALE_CLAIM = timedelta(hours=1)
 
 
 @dataclass
@@ -51,6 +51,8 @@ class ImportResult:
     unchanged: int = 0
     removed: int = 0
     errors: int = 0
+    excluded: int = 0  # tickets that do not match the source's filter (not stored, or marked)
+    skipped: int = 0  # items Careloop created itself, never imported as reports
     error_message: str | None = None
     ticket_errors: list[str] = field(default_factory=list)
 
@@ -61,6 +63,8 @@ class ImportResult:
     def summary(self) -> str:
         line = (f"{self.source}: {self.created} created, {self.updated} updated, "
                 f"{self.unchanged} unchanged, {self.removed} removed, {self.errors} errors")
+        if self.excluded or self.skipped:
+            line += f", {self.excluded} not matching the filter, {self.skipped} created by Careloop (skipped)"
         return line + (f"\n  {self.error_message}" if self.error_message else "")
 
 
@@ -83,53 +87,70 @@ def source_state(name: str) -> SourceState:
     return state
 
 
-def claim_source(name: str) -> bool:
-    """Mark a source as running, atomically, so two processes never import it at once.
-
-    A claim older than STALE_CLAIM (a killed run) can be taken over."""
-    source_state(name)
-    db.session.commit()
-    now = utcnow()
-    claimed = db.session.execute(
-        db.update(SourceState)
-        .where(SourceState.name == name)
-        .where((SourceState.running_since.is_(None)) | (SourceState.running_since < now - STALE_CLAIM))
-        .values(running_since=now)
-    ).rowcount
-    db.session.commit()
-    return claimed == 1
+def _close_abandoned_runs(name: str, state: SourceState) -> None:
+    """Runs whose process died (killed, power cut) never finished: say so. Called while
+    holding the lock, so no live run is among them."""
+    for run in db.session.scalars(db.select(ImportRun).filter_by(source=name, finished_at=None)).all():
+        run.finished_at = utcnow()
+        run.error_message = run.error_message or (
+            "This run ended without finishing (its process was stopped); the next run resumed "
+            "from the last page it stored.")
+    state.running_since = None
 
 
 def import_from_source(name: str, trigger: str = "command") -> ImportResult:
-    """Run one import of a source to the end of what it has now; commits page by page."""
+    """Run one import of a source to the end of what it has now; commits as it goes.
+
+    Each ticket is committed as soon as it is stored, so the next one in the same page is
+    grouped with it exactly as if both had been filed one after the other; the page's
+    cursor is committed after its last ticket. A run killed mid-page stored some of that
+    page: the next run asks for the page again and finds those tickets already there
+    (storing is idempotent), so nothing is lost or stored twice.
+    """
     source = get_source(name)
     settings = source_settings(source)
     result = ImportResult(source=name)
-    missing = source.missing_settings(settings)
+    missing = source.missing_settings(settings) + source.invalid_settings(settings)
     if missing:
         result.error_message = f"{source.title} is not configured: {'; '.join(missing)}."
         result.errors = 1
         return result
 
-    if not claim_source(name):
+    lock = RunLock(name)
+    db.session.commit()  # nothing of the caller's stays open while the run holds the lock
+    if not lock.acquire():
         result.errors = 1
         result.error_message = f"An import of {source.title} is already running; try again when it ends."
         return result
-    state = db.session.get(SourceState, name)
+    try:
+        return _run(name, source, settings, result, trigger)
+    finally:
+        lock.release()
+
+
+def _run(name: str, source: TicketSource, settings, result: ImportResult, trigger: str) -> ImportResult:
+    state = source_state(name)
+    _close_abandoned_runs(name, state)
     run = ImportRun(source=name, cursor_before=state.cursor, trigger=trigger)
     db.session.add(run)
-    state.last_run_at = utcnow()
+    state.last_run_at = state.running_since = utcnow()
     db.session.commit()
+    created_here = _created_here(name)
     try:
         with closing(source.fetch(settings, state.cursor)) as pages:
             for page in pages:
-                similarity_index().prime([ticket_text(t) for t in page.tickets if t.status != "deleted"])
+                similarity_index().prime([ticket_text(t) for t in page.tickets
+                                          if t.status != "deleted" and not t.excluded])
                 for ticket in page.tickets:
+                    if str(ticket.external_id) in created_here:
+                        result.skipped += 1  # Careloop made this item to carry a fix: not a report
+                        continue
                     store_ticket(name, ticket, result)
+                    db.session.commit()  # the next ticket sees this one, as if filed after it
                 resolve_pending_merges(name)
                 state.cursor = page.cursor
                 _count(run, result)
-                db.session.commit()  # the page and its cursor, together
+                db.session.commit()  # the cursor after the page it covers
                 if page.done:
                     break
     except AuthenticationFailed as error:
@@ -140,7 +161,7 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
         db.session.rollback()
         result.errors += 1
         result.error_message = f"{source.title} import stopped: {error}"
-    except Exception as error:  # noqa: BLE001 - a plugin bug: record it and release the claim
+    except Exception as error:  # noqa: BLE001 - a plugin bug: record it and release the lock
         db.session.rollback()
         log.exception("Import of %s failed", name)
         result.errors += 1
@@ -157,6 +178,12 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
         state.last_success_at = run.finished_at
     db.session.commit()
     return result
+
+
+def _created_here(name: str) -> set[str]:
+    """Keys of the items Careloop itself created in this source (to carry a problem's fix)."""
+    return set(db.session.scalars(db.select(ProblemLink.external_key)
+                                  .filter_by(source=name, created_here=True)))
 
 
 def _count(run: ImportRun, result: ImportResult) -> None:
@@ -176,6 +203,15 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         else:
             result.unchanged += 1
         return
+    if ticket.excluded:
+        result.excluded += 1
+        if report is not None and report.import_note != ticket.excluded:
+            # Kept, not removed silently: the report stays in its problem and says why.
+            report.import_note = ticket.excluded[:500]
+            record(REPORT_UPDATED, None, problem=report.problem, report=report,
+                   after={"no_longer_matches": report.import_note})
+            db.session.flush()
+        return
     text = ticket_text(ticket)
     if not text:
         result.errors += 1
@@ -193,6 +229,9 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         return
 
     changed = False
+    if report.import_note is not None:
+        report.import_note = None  # it matches the filter again
+        changed = True
     if report.removed_at is None and report.text != text:
         record(REPORT_UPDATED, None, problem=report.problem, report=report,
                before={"length": len(report.text)}, after={"length": len(text)})
@@ -210,6 +249,7 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
     report.external_updated_at = ticket.updated_at
     report.external_url = ticket.url or report.external_url
     report.merged_into = ticket.merged_into
+    report.linked_to, report.linked_url = ticket.linked_to, ticket.linked_url
     if changed:
         result.updated += 1
     else:
@@ -236,7 +276,8 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
         contact_ok=bool(ticket.requester_email) and current_app.config["CARELOOP_IMPORT_CONTACT_OK"],
     )
     imported = {"external_url": ticket.url, "external_updated_at": ticket.updated_at,
-                "merged_into": ticket.merged_into}
+                "merged_into": ticket.merged_into, "linked_to": ticket.linked_to,
+                "linked_url": ticket.linked_url}
     if ticket.created_at:
         imported["created_at"] = ticket.created_at
     try:
@@ -256,13 +297,26 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
 
 
 def _merged_target_problem(source: str, ticket: Ticket):
-    """A ticket closed by a merge follows the ticket it was merged into."""
-    if not ticket.merged_into:
+    """A ticket closed by a merge follows the ticket it was merged into; an incident
+    linked to a remote problem ticket joins that ticket's problem, or else the problem of
+    another incident linked to it (the problem ticket itself may not be a report)."""
+    target_id = ticket.merged_into or ticket.linked_to
+    if not target_id:
         return None
     target = db.session.scalar(
-        db.select(Report).filter_by(source=source, external_id=str(ticket.merged_into))
+        db.select(Report).filter_by(source=source, external_id=str(target_id))
     )
-    return target.problem if target is not None else None
+    if target is None and ticket.linked_to and not ticket.merged_into:
+        target = db.session.scalar(
+            db.select(Report).where(Report.source == source, Report.linked_to == str(ticket.linked_to),
+                                    Report.external_id != str(ticket.external_id),
+                                    Report.problem_id.is_not(None)).order_by(Report.id).limit(1))
+    if target is None or target.problem is None:
+        return None
+    problem = target.problem
+    while problem.merged_into_id is not None:
+        problem = problem.merged_into
+    return problem
 
 
 def resolve_pending_merges(source: str) -> int:
@@ -272,6 +326,13 @@ def resolve_pending_merges(source: str) -> int:
         db.select(Report, target.problem_id)
         .join(target, (target.source == Report.source) & (target.external_id == Report.merged_into))
         .where(Report.source == source, Report.merged_into.is_not(None),
+               Report.problem_id != target.problem_id)
+    ).all()
+    # Incidents whose problem ticket arrived after them follow it too (not merged: linked).
+    pending += db.session.execute(
+        db.select(Report, target.problem_id)
+        .join(target, (target.source == Report.source) & (target.external_id == Report.linked_to))
+        .where(Report.source == source, Report.linked_to.is_not(None), Report.merged_into.is_(None),
                Report.problem_id != target.problem_id)
     ).all()
     for report, problem_id in pending:

@@ -135,6 +135,9 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
             after={"owner": new_owner.name, "owner_id": new_owner.id},
             reason=reason,
         )
+    from .links import ask_owner_about_done_work
+
+    ask_owner_about_done_work(problem)  # linked work done while nobody (active) owned it
     db.session.flush()
 
 

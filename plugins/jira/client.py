@@ -68,6 +68,8 @@ DEPLOYMENT = "CARELOOP_JIRA_DEPLOYMENT"
 WEBHOOK_SECRET = "CARELOOP_JIRA_WEBHOOK_SECRET"
 ISSUE_TYPE = "CARELOOP_JIRA_ISSUE_TYPE"
 PROJECT = "CARELOOP_JIRA_PROJECT"
+DONE_WHEN = "CARELOOP_JIRA_DONE_WHEN"
+DONE_RULES = ("released", "done")
 
 
 class _Unparsable(SourceError):
@@ -390,12 +392,25 @@ def add_remote_link(settings: Mapping[str, str], key: str, url: str, title: str,
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
 
 
+def done_rule(settings: Mapping[str, str]) -> str:
+    """``released`` (default): work counts as done when its fix version is released;
+    ``done``: when the issue reaches a done status."""
+    value = (settings.get(DONE_WHEN) or "released").strip().lower()
+    if value not in DONE_RULES:
+        raise SourceError(f"{DONE_WHEN} must be 'released' or 'done', not {value!r}.")
+    return value
+
+
 def status_category(settings: Mapping[str, str], key: str, *, client: JiraClient | None = None) -> str:
-    """The issue's status category key: ``"new"`` (To Do), ``"indeterminate"`` (In
-    Progress) or ``"done"``. A status without a category (``"undefined"``) counts as new."""
+    """Where the issue stands: ``"new"`` (To Do), ``"indeterminate"`` (In Progress),
+    ``"done"``, or ``"done_unreleased"`` (done, but under the ``released`` rule its fix
+    version is not released yet). A status without a category counts as new.
+
+    Only ``"done"`` asks the owner to record the change."""
+    rule = done_rule(settings)
     config, jira, owned = _client_for(settings, client)
     try:
-        data = jira.get_json(config.issue_path(key), params={"fields": "status"})
+        data = jira.get_json(config.issue_path(key), params={"fields": "status,fixVersions"})
     finally:
         if owned:
             jira.close()
@@ -403,4 +418,12 @@ def status_category(settings: Mapping[str, str], key: str, *, client: JiraClient
         category = data["fields"]["status"]["statusCategory"]["key"]
     except (KeyError, TypeError):
         raise SourceError(f"Jira did not say the status of {key}.") from None
-    return category if category in STATUS_CATEGORIES else "new"
+    category = category if category in STATUS_CATEGORIES else "new"
+    if rule == "released":
+        versions = data["fields"].get("fixVersions") or []
+        released = bool(versions) and all(isinstance(v, dict) and v.get("released") is True for v in versions)
+        if released:
+            return "done"  # shipped: whatever the board says, the change is out
+        if category == "done":
+            return "done_unreleased"
+    return category
