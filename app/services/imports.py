@@ -12,6 +12,7 @@ import logging
 import threading
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -26,6 +27,9 @@ from ..models import (
     REPORT_UPDATED,
     Channel,
     ImportRun,
+    Message,
+    MessageKind,
+    MessageStatus,
     Problem,
     ProblemLink,
     Report,
@@ -36,7 +40,8 @@ from ..plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from ..plugins import source_settings, ticket_sources
 from . import ServiceError
 from .audit import record
-from .import_lock import RunLock
+from .import_lock import RunLock, is_running
+from .outbox import WITHDRAWN
 from .reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
@@ -362,6 +367,45 @@ def remove_report_text(report: Report) -> None:
 
 
 @dataclass
+class TicketReply:
+    message: Message
+    report: Report | None
+    state: str  # posted, waiting, failed, withdrawn
+
+
+def ticket_replies(problem: Problem) -> tuple[list[TicketReply], dict[str, int]]:
+    """Each reply on a remote ticket for this problem, with its state, and the count per state."""
+    messages = db.session.scalars(db.select(Message).where(
+        Message.problem_id == problem.id, Message.kind == MessageKind.WRITE_BACK).order_by(Message.id)).all()
+    report_ids = {rid for m in messages for rid in (m.report_ids or [])}
+    reports = {r.id: r for r in db.session.scalars(db.select(Report).where(Report.id.in_(report_ids)))} \
+        if report_ids else {}
+    replies = []
+    for message in messages:
+        if message.status == MessageStatus.SENT:
+            state = "posted"
+        elif message.status in (MessageStatus.PENDING, MessageStatus.SENDING):
+            state = "waiting"
+        elif (message.last_error or "").startswith(WITHDRAWN):
+            state = "withdrawn"
+        else:
+            state = "failed"
+        report = next((reports[i] for i in (message.report_ids or []) if i in reports), None)
+        replies.append(TicketReply(message, report, state))
+    counts = {state: sum(1 for r in replies if r.state == state)
+              for state in ("posted", "waiting", "failed", "withdrawn")}
+    return replies, counts
+
+
+def remote_groups(problem: Problem) -> list[tuple[str, str, str | None]]:
+    """The remote tickets that group this problem's reports (a Zendesk problem ticket):
+    (source, external id, address), each once."""
+    rows = db.session.execute(db.select(Report.source, Report.linked_to, Report.linked_url).where(
+        Report.problem_id == problem.id, Report.linked_to.is_not(None)).distinct()).all()
+    return sorted({(r.source, r.linked_to, r.linked_url) for r in rows})
+
+
+@dataclass
 class SourceOverview:
     name: str
     title: str
@@ -369,6 +413,10 @@ class SourceOverview:
     settings: list[tuple[str, str]]  # (variable, value shown: secrets masked)
     state: SourceState | None
     last_run: ImportRun | None
+    problems: list[str] = field(default_factory=list)  # what is missing or mistyped
+    running: bool = False  # a live run holds the source's lock now
+    next_run_at: datetime | None = None
+    can_test: bool = False
 
 
 def _masked(value: str | None, secret: bool) -> str:
@@ -379,6 +427,15 @@ def _masked(value: str | None, secret: bool) -> str:
     return "•••• " + value[-2:] if len(value) > 8 else "••••"
 
 
+def next_run_at(state: SourceState | None) -> datetime | None:
+    """When ``careloop import all --watch`` (or a timer every CARELOOP_IMPORT_EVERY_MINUTES)
+    runs this source next: one interval after the last run started; None before any run."""
+    minutes = int(current_app.config.get("CARELOOP_IMPORT_EVERY_MINUTES") or 0)
+    if not minutes or state is None or state.last_run_at is None:
+        return None
+    return state.last_run_at + timedelta(minutes=minutes)
+
+
 def source_overview() -> list[SourceOverview]:
     """Each source with its settings (secrets masked), state and last run, for the admin page."""
     overview = []
@@ -387,15 +444,103 @@ def source_overview() -> list[SourceOverview]:
         last_run = db.session.scalar(
             db.select(ImportRun).filter_by(source=name).order_by(ImportRun.started_at.desc(), ImportRun.id.desc()).limit(1)
         )
+        state = db.session.get(SourceState, name)
+        problems = source.missing_settings(settings) + source.invalid_settings(settings)
         overview.append(SourceOverview(
             name=name,
             title=source.title,
-            configured=source.configured(settings),
+            configured=not problems,
             settings=[(s.name, _masked(settings.get(s.name), s.secret)) for s in source.settings],
-            state=db.session.get(SourceState, name),
+            state=state,
             last_run=last_run,
+            problems=problems,
+            running=is_running(name),
+            next_run_at=next_run_at(state),
+            can_test=source.test_connection is not None and not problems,
         ))
     return overview
+
+
+def run_import(name: str, trigger: str = "command") -> tuple[ImportResult, tuple[int, int] | None]:
+    """An import run and then, for a source that tracks work, the check of linked work
+    (as ``careloop import`` does, and the Sources page's "Import now")."""
+    from .links import check_linked_work
+
+    source = get_source(name)
+    result = import_from_source(name, trigger=trigger)
+    linked = check_linked_work(name) if source.tracks_work and source.configured(source_settings(source)) else None
+    return result, linked
+
+
+@dataclass
+class Preview:
+    """What an import would bring in now, with nothing stored (a dry run)."""
+
+    source: str
+    matching: int = 0
+    excluded: int = 0
+    deleted: int = 0
+    pages: int = 0
+    complete: bool = False  # the whole range was read (not cut at the page limit)
+    sample: list[Ticket] = field(default_factory=list)
+    excluded_sample: list[Ticket] = field(default_factory=list)
+    error: str | None = None
+
+    def summary(self) -> str:
+        scope = "everything from the start" if self.complete else f"the first {self.pages} page(s)"
+        line = (f"{self.source} (dry run, nothing stored; {scope}): {self.matching} would become reports, "
+                f"{self.excluded} do not match the filter, {self.deleted} deleted")
+        return line + (f"\n  {self.error}" if self.error else "")
+
+
+def preview_source(name: str, max_pages: int = 10, sample_size: int = 5) -> Preview:
+    """Read the source from its start (its configured first date) with the current
+    settings, counting what would become a report; stores nothing, moves no cursor."""
+    source = get_source(name)
+    settings = source_settings(source)
+    preview = Preview(source=name)
+    problems = source.missing_settings(settings) + source.invalid_settings(settings)
+    if problems:
+        preview.error = f"{source.title} is not configured: {'; '.join(problems)}."
+        return preview
+    try:
+        with closing(source.fetch(settings, None)) as pages:
+            for page in pages:
+                preview.pages += 1
+                for ticket in page.tickets:
+                    if ticket.status == "deleted":
+                        preview.deleted += 1
+                    elif ticket.excluded:
+                        preview.excluded += 1
+                        if len(preview.excluded_sample) < sample_size:
+                            preview.excluded_sample.append(ticket)
+                    else:
+                        preview.matching += 1
+                        if len(preview.sample) < sample_size:
+                            preview.sample.append(ticket)
+                if page.done:
+                    preview.complete = True
+                    break
+                if preview.pages >= max_pages:
+                    break
+    except SourceError as error:
+        preview.error = f"{source.title}: {error}"
+    return preview
+
+
+def test_source_connection(name: str) -> tuple[bool, str]:
+    """One cheap authenticated call to the source; (worked, what it said)."""
+    source = get_source(name)
+    settings = source_settings(source)
+    problems = source.missing_settings(settings) + source.invalid_settings(settings)
+    if problems:
+        return False, f"{source.title} is not configured: {'; '.join(problems)}."
+    if source.test_connection is None:
+        return False, f"{source.title} cannot test its connection."
+    try:
+        return True, source.test_connection(settings)
+    except SourceError as error:
+        return False, f"{source.title}: {error}"
 
 
 def start_import_in_background(app, name: str) -> threading.Thread:
@@ -404,7 +549,7 @@ def start_import_in_background(app, name: str) -> threading.Thread:
     def run():
         with app.app_context():
             try:
-                import_from_source(name, trigger="admin")
+                run_import(name, trigger="admin")  # linked work is checked too, as the command does
             except Exception:  # noqa: BLE001 - recorded in the log; the page shows the last run
                 log.exception("Background import of %s failed", name)
 

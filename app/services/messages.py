@@ -160,6 +160,8 @@ def _write_backs(problem, kind, event, reports: list[Report], note: str | None) 
     replies = []
     for report in reports:
         source = sources.get(report.source or "")
+        if report.removed_at is not None:
+            continue  # the ticket was deleted: nobody to reply to
         if source is None or not source.replies_wanted(source_settings(source)):
             continue
         rendered = render_message(MessageKind.WRITE_BACK, problem, reporter=report.reporter,

@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from app.extensions import db
 from app.models import ImportRun, Report, SourceState
-from app.plugin_api import SourceError
+from app.plugin_api import PermanentError, SourceError
 from app.plugins import source_settings, ticket_sources
 from app.services.imports import import_from_source
 from plugins.zendesk.source import SETTINGS, sign
@@ -545,7 +545,8 @@ def test_write_back_errors_raise_source_error(zd):
 def test_write_back_can_be_turned_off(zd, configure):
     configure(write_back="off")
 
-    ticket_sources()["zendesk"].write_back(ticket_settings(), "101", "Fixed.")
+    with pytest.raises(PermanentError, match="write-back is off"):
+        ticket_sources()["zendesk"].write_back(ticket_settings(), "101", "Fixed.")
 
     assert zd.log == []
 
