@@ -59,28 +59,67 @@ def update(user_id):
     return _render_users(failed=(user.id, form), status=422)
 
 
+def _render_sources(results=None, status=200):
+    from ..services.imports import source_overview
+
+    return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm(),
+                           results=results or {}), status
+
+
+def _known_source_or_404(name):
+    from ..services.imports import get_source
+
+    try:
+        return get_source(name)
+    except ServiceError:
+        abort(404)
+
+
 @bp.route("/sources")
 @admin_required
 def sources():
-    from ..services.imports import source_overview
-
-    return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm())
+    return _render_sources()
 
 
 @bp.post("/sources/<name>/run")
 @admin_required
 def run_source(name):
-    from ..services.imports import get_source, start_import_in_background
+    from ..services.imports import start_import_in_background
 
+    _known_source_or_404(name)
     form = RunImportForm()
     if form.validate_on_submit():
-        try:
-            get_source(name)
-        except ServiceError:
-            abort(404)
         start_import_in_background(current_app._get_current_object(), name)
         flash(_("Import of %(source)s started. Reload this page to see it finish.", source=name), "success")
     return redirect(url_for("admin.sources"))
+
+
+@bp.post("/sources/<name>/test")
+@admin_required
+def test_source(name):
+    """Test connection: one authenticated call, answered on the page."""
+    from ..services.imports import test_source_connection
+
+    _known_source_or_404(name)
+    form = RunImportForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("admin.sources"))
+    worked, said = test_source_connection(name)
+    return _render_sources({name: {"test": (worked, said)}}, 200 if worked else 502)
+
+
+@bp.post("/sources/<name>/preview")
+@admin_required
+def preview_source(name):
+    """Dry run: how many tickets the settings would bring in, with a sample; stores nothing."""
+    from ..services.imports import preview_source as preview
+
+    _known_source_or_404(name)
+    form = RunImportForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("admin.sources"))
+    result = preview(name, max_pages=current_app.config.get("CARELOOP_PREVIEW_PAGES", 2))
+    return _render_sources({name: {"preview": result}}, 502 if result.error else 200)
 
 
 @bp.route("/outbox")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -27,6 +28,9 @@ from sqlalchemy import text
 from ..extensions import db
 
 log = logging.getLogger(__name__)
+# A holder killed a moment ago: its backend needs a few milliseconds to read the closed
+# socket and exit (which drops the lock). Ask again briefly before calling the source busy.
+PG_TRIES, PG_PAUSE = 10, 0.1
 
 try:
     import fcntl
@@ -63,8 +67,12 @@ class RunLock:
         if db.engine.dialect.name == "postgresql":
             conn = db.engine.connect()
             try:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _key(self.name)}).scalar()
-                conn.commit()  # the lock is the session's, not the transaction's: no transaction stays open
+                for attempt in range(PG_TRIES):
+                    got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _key(self.name)}).scalar()
+                    conn.commit()  # the lock is the session's, not the transaction's: no transaction stays open
+                    if got:
+                        break
+                    time.sleep(PG_PAUSE)
             except Exception:
                 conn.close()
                 raise

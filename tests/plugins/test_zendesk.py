@@ -103,6 +103,7 @@ class FakeZendesk:
         self.comments: dict[str, dict] = {}
         self.put_responses: list[Response] = []
         self.log: list[dict] = []
+        self.on_me: dict | None = None  # GET /api/v2/users/me.json (anonymous unless set)
 
     def on_export(self, key: str, *responses) -> None:
         self.export[key] = [r if isinstance(r, Response) else json_response(r) for r in responses]
@@ -118,6 +119,8 @@ class FakeZendesk:
             args = request.args
             key = f"cursor:{args['cursor']}" if "cursor" in args else f"start:{args.get('start_time')}"
             return self._next(self.export, key)
+        if request.path == "/api/v2/users/me.json":
+            return json_response(self.on_me or {"user": {"id": None, "name": "Anonymous user", "role": "end-user"}})
         if match := re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", request.path):
             if match.group(1) in self.comments:
                 return json_response(self.comments[match.group(1)])
