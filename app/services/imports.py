@@ -147,10 +147,7 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
                 similarity_index().prime([ticket_text(t) for t in page.tickets
                                           if t.status != "deleted" and not t.excluded])
                 for ticket in page.tickets:
-                    if str(ticket.external_id) in created_here:
-                        result.skipped += 1  # Careloop made this item to carry a fix: not a report
-                        continue
-                    store_ticket(name, ticket, result)
+                    store_ticket(name, ticket, result, created_here=created_here)
                     db.session.commit()  # the next ticket sees this one, as if filed after it
                 resolve_pending_merges(name)
                 state.cursor = page.cursor
@@ -196,8 +193,16 @@ def _count(run: ImportRun, result: ImportResult) -> None:
     run.removed, run.errors = result.removed, result.errors
 
 
-def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
-    """Create, update, remove or move the report for one ticket (idempotent)."""
+def store_ticket(source: str, ticket: Ticket, result: ImportResult, *, created_here: set[str] | None = None) -> None:
+    """Create, update, remove or move the report for one ticket (idempotent).
+
+    An item Careloop itself created to carry a problem's fix is never a report (a run
+    passes ``created_here``, the keys it looked up once; a webhook looks this one up)."""
+    key = str(ticket.external_id)
+    if (key in created_here) if created_here is not None else db.session.scalar(
+            db.select(ProblemLink.id).filter_by(source=source, external_key=key, created_here=True).limit(1)):
+        result.skipped += 1
+        return
     report = db.session.scalar(
         db.select(Report).filter_by(source=source, external_id=str(ticket.external_id))
     )

@@ -217,3 +217,20 @@ def test_every_setting_is_documented(plugin, readme):
     documented = set(re.findall(r"`(CARELOOP_[A-Z_]+)`", text))
     missing = sorted({s.name for s in plugin.SETTINGS} - documented)
     assert not missing, f"{readme} does not document {missing}"
+
+
+@pytest.mark.parametrize("deployment", ["cloud"], indirect=True)
+def test_nor_by_webhook(jira, owned, configure, client):
+    from tests.plugins.test_jira import WEBHOOK_SECRET, signed, webhook_body
+
+    configure(cloud_settings(jira, **{jira_client.PROJECT: "OPS", jira_client.WEBHOOK_SECRET: WEBHOOK_SECRET}))
+    owner, problem = owned
+    link = create_work(problem, owner, "jira")
+    db.session.commit()
+    jira.issues[link.external_key]["matches"] = True
+
+    body = webhook_body("jira:issue_created", link.external_key)
+    response = client.post("/hooks/jira", data=body, headers=signed(body))
+
+    assert response.status_code == 200 and response.get_json()["created"] == 0
+    assert link.external_key not in stored()
