@@ -118,7 +118,7 @@ def preview_source(name):
     form = RunImportForm()
     if not form.validate_on_submit():
         return redirect(url_for("admin.sources"))
-    result = preview(name, max_pages=current_app.config.get("CARELOOP_PREVIEW_PAGES", 2))
+    result = preview(name, max_pages=current_app.config["CARELOOP_PREVIEW_PAGES"])
     return _render_sources({name: {"preview": result}}, 502 if result.error else 200)
 
 
