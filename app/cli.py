@@ -15,8 +15,15 @@ from .models import Role
 
 def main() -> None:
     from . import create_app
+    from .plugins import PluginError
 
-    FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
+    def create():
+        try:
+            return create_app()
+        except PluginError as error:  # a mistyped setting: one clear line, not a traceback
+            raise click.ClickException(str(error)) from None
+
+    FlaskGroup(create_app=create, help="Careloop: reports in, system changes out.")()
 
 
 def init_cli(app: Flask) -> None:

@@ -296,3 +296,18 @@ def test_the_problem_page_lists_each_ticket_reply_with_its_state(zd, configure, 
     assert "1 posted, 1 waiting, 1 failed, 0 withdrawn." in page
     assert page.count('class="reply-posted"') == 1 and page.count('class="reply-failed"') == 1
     assert "HTTP 404" in page
+
+
+def test_the_command_line_says_the_mistyped_setting_in_one_line(app, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "SECRET_KEY": "x",
+           "CARELOOP_ZENDESK_WRITE_BACK": "disabled"}
+    careloop = Path(sys.executable).with_name("careloop")
+    done = subprocess.run([str(careloop), "import", "zendesk"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "Careloop cannot start, a setting is wrong: CARELOOP_ZENDESK_WRITE_BACK must be on or off, " \
+           "not 'disabled'." in done.stderr
