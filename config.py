@@ -99,6 +99,10 @@ class Config:
     )
     # Whether people whose tickets are imported may be told what changed (they wrote to support).
     CARELOOP_IMPORT_CONTACT_OK = _flag("CARELOOP_IMPORT_CONTACT_OK", True)
+    # Minutes between imports by `careloop import all --watch` (and the "next run" the Sources page shows).
+    CARELOOP_IMPORT_EVERY_MINUTES = int(os.environ.get("CARELOOP_IMPORT_EVERY_MINUTES", "15"))
+    # Pages the Sources page's "Dry run" reads (the command takes --pages).
+    CARELOOP_PREVIEW_PAGES = int(os.environ.get("CARELOOP_PREVIEW_PAGES", "2"))
 
     # Grouping duplicate reports (app/grouping). Scores are in [0, 1]: the backend's
     # calibrated estimate that a new report describes the same problem as an existing one.

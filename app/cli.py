@@ -15,8 +15,15 @@ from app.models import Role
 
 def main() -> None:
     from app import create_app
+    from app.plugins.manager import PluginError
 
-    FlaskGroup(create_app=lambda: create_app(), help="Careloop: reports in, system changes out.")()
+    def create():
+        try:
+            return create_app()
+        except PluginError as error:  # a mistyped setting: one clear line, not a traceback
+            raise click.ClickException(str(error)) from None
+
+    FlaskGroup(create_app=create, help="Careloop: reports in, system changes out.")()
 
 
 def init_cli(app: Flask) -> None:
@@ -52,7 +59,8 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from app.services import ServiceError, create_user
+    from app.services.errors import ServiceError
+    from app.services.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -108,29 +116,54 @@ def export_problems():
 
 @click.command("import")
 @click.argument("source")
+@click.option("--dry-run", is_flag=True, help="Say how many tickets the current settings would bring in, "
+              "with a sample; store nothing.")
+@click.option("--pages", default=10, show_default=True, help="With --dry-run: read at most this many pages.")
+@click.option("--watch", is_flag=True, help="Keep going: import again every CARELOOP_IMPORT_EVERY_MINUTES.")
 @with_appcontext
-def import_command(source):
+def import_command(source, dry_run, pages, watch):
     """Import new and changed tickets from SOURCE (a source name, or "all")."""
-    from app.imports.importer import get_source, import_from_source
-    from app.imports.linked_work import check_linked_work
+    import time
+
+    from flask import current_app
+
+    from app.imports.importer import get_source, preview_source, run_import
     from app.plugins.manager import ticket_sources
-    from app.services import ServiceError
+    from app.services.errors import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
-    failed = False
-    for name in names:
-        try:
+    try:
+        for name in names:
             get_source(name)
-            result = import_from_source(name)
-        except ServiceError as error:
-            raise click.ClickException(error.message) from error
-        click.echo(result.summary())
-        for problem in result.ticket_errors[:20]:
-            click.echo(f"  skipped {problem}")
-        failed = failed or not result.ok
-        if get_source(name).tracks_work:
-            checked, done = check_linked_work(name)
-            click.echo(f"  linked work: {checked} checked, {done} newly done (owners asked to record the change)")
+    except ServiceError as error:
+        raise click.ClickException(error.message) from error
+    if dry_run:
+        failed = False
+        for name in names:
+            preview = preview_source(name, max_pages=pages)
+            click.echo(preview.summary())
+            for ticket in preview.sample:
+                click.echo(f"  would import {ticket.external_id}: {(ticket.title or ticket.text)[:80]}")
+            for ticket in preview.excluded_sample:
+                click.echo(f"  would leave out {ticket.external_id}: {ticket.excluded}")
+            failed = failed or preview.error is not None
+        if failed:
+            raise click.ClickException("The dry run could not read every source; nothing was stored.")
+        return
+    while True:
+        failed = False
+        for name in names:
+            result, linked = run_import(name)
+            click.echo(result.summary())
+            for problem in result.ticket_errors[:20]:
+                click.echo(f"  skipped {problem}")
+            failed = failed or not result.ok
+            if linked is not None:
+                checked, done = linked
+                click.echo(f"  linked work: {checked} checked, {done} newly done (owners asked to record the change)")
+        if not watch:
+            break
+        time.sleep(60 * max(1, int(current_app.config["CARELOOP_IMPORT_EVERY_MINUTES"])))
     if failed:
         raise click.ClickException("Some imports failed; what was already imported is kept. Run again to resume.")
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from app.dashboard import bp
+from app.dashboard.blueprint import bp
 from app.dashboard.charts import charts_for
 from app.dashboard.exports import csv_response
 from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
