@@ -285,6 +285,8 @@ class Config:
     CARELOOP_PLUGINS = setting("CARELOOP_PLUGINS", None, plugin_list)
     # Whether people whose tickets are imported may be told what changed (they wrote to support).
     CARELOOP_IMPORT_CONTACT_OK = setting("CARELOOP_IMPORT_CONTACT_OK", True, flag)
+    # Pages the Sources page's "Dry run" reads (the command takes --pages).
+    CARELOOP_PREVIEW_PAGES = setting("CARELOOP_PREVIEW_PAGES", 2, integer(1, 50))
 
     # Grouping duplicate reports (app/grouping). Scores are in [0, 1]: the backend's
     # calibrated estimate that a new report describes the same problem as an existing one.
@@ -377,7 +379,8 @@ class Config:
     CARELOOP_METRICS_TOKEN = setting("CARELOOP_METRICS_TOKEN", "", text(r"\S{16,}", "at least 16 characters, or unset"),
                                      secret=True)
     CARELOOP_METRICS_NETWORKS = setting("CARELOOP_METRICS_NETWORKS", "127.0.0.1/32,::1/128", networks)
-    # Scheduler (`careloop scheduler`): weekly digest day and hour (UTC), imports every N minutes (0: never).
+    # Scheduler (`careloop scheduler`): weekly digest day and hour (UTC), imports every N minutes (0: never;
+    # `careloop import all --watch` then waits 15 minutes between runs).
     CARELOOP_DIGEST_WEEKDAY = setting("CARELOOP_DIGEST_WEEKDAY", "mon", choice("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
     CARELOOP_DIGEST_HOUR = setting("CARELOOP_DIGEST_HOUR", 7, integer(0, 23))
     CARELOOP_IMPORT_EVERY_MINUTES = setting("CARELOOP_IMPORT_EVERY_MINUTES", 0, integer(0, 10080))

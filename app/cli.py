@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import time
 
 import click
 from flask import Flask, current_app
@@ -16,13 +17,12 @@ from app.branding.cli import branding_command
 from app.demo import DEMO_LOGINS, load_demo_data
 from app.extensions import db
 from app.grouping.cli import grouping_eval, grouping_reindex
-from app.imports.importer import get_source, import_from_source
-from app.imports.linked_work import check_linked_work
+from app.imports.importer import get_source, preview_source, run_import
 from app.messaging.digest import write_digests
 from app.messaging.mail import MailNotConfigured, deliver_due
 from app.messaging.mail import retry_failed as put_back
 from app.models import Role
-from app.plugins.manager import plugin_manager, ticket_sources
+from app.plugins.manager import PluginError, plugin_manager, ticket_sources
 from app.queries.export import iter_problems, iter_reports
 from app.scheduler import backup_command, scheduler_command
 from app.serve import serve_command
@@ -44,7 +44,7 @@ def _app_or_exit() -> Flask:
 
     try:
         return create_app()
-    except ConfigurationError as error:
+    except (ConfigurationError, PluginError) as error:  # a mistyped setting: one clear line
         click.echo(f"careloop: {error}", err=True)
         sys.exit(2)
 
@@ -158,25 +158,49 @@ def export_problems():
 
 @click.command("import")
 @click.argument("source")
+@click.option("--dry-run", is_flag=True, help="Say how many tickets the current settings would bring in, "
+              "with a sample; store nothing.")
+@click.option("--pages", default=10, show_default=True, help="With --dry-run: read at most this many pages.")
+@click.option("--watch", is_flag=True, help="Keep going: import again every CARELOOP_IMPORT_EVERY_MINUTES.")
 @with_appcontext
-def import_command(source):
+def import_command(source, dry_run, pages, watch):
     """Import new and changed tickets from SOURCE (a source name, or "all")."""
 
+
+
     names = sorted(ticket_sources()) if source == "all" else [source]
-    failed = False
-    for name in names:
-        try:
+    try:
+        for name in names:
             get_source(name)
-            result = import_from_source(name)
-        except ServiceError as error:
-            raise click.ClickException(error.message) from error
-        click.echo(result.summary())
-        for problem in result.ticket_errors[:20]:
-            click.echo(f"  skipped {problem}")
-        failed = failed or not result.ok
-        if get_source(name).tracks_work:
-            checked, done = check_linked_work(name)
-            click.echo(f"  linked work: {checked} checked, {done} newly done (owners asked to record the change)")
+    except ServiceError as error:
+        raise click.ClickException(error.message) from error
+    if dry_run:
+        failed = False
+        for name in names:
+            preview = preview_source(name, max_pages=pages)
+            click.echo(preview.summary())
+            for ticket in preview.sample:
+                click.echo(f"  would import {ticket.external_id}: {(ticket.title or ticket.text)[:80]}")
+            for ticket in preview.excluded_sample:
+                click.echo(f"  would leave out {ticket.external_id}: {ticket.excluded}")
+            failed = failed or preview.error is not None
+        if failed:
+            raise click.ClickException("The dry run could not read every source; nothing was stored.")
+        return
+    while True:
+        failed = False
+        for name in names:
+            result, linked = run_import(name)
+            click.echo(result.summary())
+            for problem in result.ticket_errors[:20]:
+                click.echo(f"  skipped {problem}")
+            failed = failed or not result.ok
+            if linked is not None:
+                checked, done = linked
+                click.echo(f"  linked work: {checked} checked, {done} newly done (owners asked to record the change)")
+        if not watch:
+            break
+        time.sleep(60 * (current_app.config["CARELOOP_IMPORT_EVERY_MINUTES"] or 15))
     if failed:
         raise click.ClickException("Some imports failed; what was already imported is kept. Run again to resume.")
 

@@ -61,7 +61,9 @@ LABELS = {
     "reporter_kind": {"customer": _l("customer"), "staff": _l("staff")},
     "role": {"staff": _l("Staff"), "leader": _l("Leader"), "admin": _l("Admin")},
     # A linked issue's status category in Jira (or another tracker).
-    "work": {"new": _l("to do"), "indeterminate": _l("in progress"), "done": _l("done"), None: _l("unknown")},
+    "work": {"new": _l("to do"), "indeterminate": _l("in progress"), "done": _l("done"),
+             "done_unreleased": _l("done, not released yet"), None: _l("unknown")},
+    "reply": {"posted": _l("posted"), "waiting": _l("waiting"), "failed": _l("failed"), "withdrawn": _l("withdrawn")},
     # A step in a problem's history without a sentence of its own (templates/leaders/_event.html);
     # the English is the stored verb's own words.
     "event": {

@@ -7,15 +7,24 @@ return, keyed on ``(source, external_id)``.
 
 from __future__ import annotations
 
+import logging
+import random as _random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.grouping.backend import SimilarityBackend
 from app.plugins.hookspecs import hookimpl
 
+_log = logging.getLogger(__name__)
+
 __all__ = [
     "AuthenticationFailed",
+    "PermanentError",
+    "RetryPolicy",
+    "TransientError",
     "ProblemInfo",
     "ReportInfo",
     "Setting",
@@ -38,6 +47,72 @@ class AuthenticationFailed(SourceError):
     """The remote system refused the credentials (401/403)."""
 
 
+class PermanentError(SourceError):
+    """A lasting refusal that a retry cannot change (404 for a deleted ticket, 422 for a
+    closed one). The delivery worker fails the reply at once, with this reason."""
+
+
+class TransientError(SourceError):
+    """A failure worth retrying (a truncated body, a reset connection, 429, 5xx).
+
+    ``retry_after`` is how long the remote system asked to wait, when it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class RetryPolicy:
+    """One bounded retry policy for every plugin: exponential back-off with "equal jitter"
+    (half fixed, half random), never sooner than a ``Retry-After``, never waiting longer
+    than ``max_wait`` at once, and at most ``max_retries`` retries per request.
+
+    ``run(call, what)`` calls ``call()`` until it returns; a :class:`TransientError` is
+    retried, anything else is raised at once. After the last retry the error is raised
+    again as a :class:`SourceError` that says what to do. ``sleep`` and ``random`` are
+    injectable so tests run on a fake clock.
+    """
+
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    max_wait: float = 300.0
+    sleep: Callable[[float], None] | None = None
+    random: Callable[[], float] | None = None
+    retries: int = 0  # how many retries this policy has made (for reports and tests)
+
+    def backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        return ceiling / 2 + (self.random or _random.random)() * ceiling / 2
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """The wait before retry number ``attempt`` (0-based)."""
+        if retry_after is not None:
+            return max(0.0, retry_after)  # never sooner than the remote system asked
+        return self.backoff(attempt)
+
+    def run(self, call: Callable[[], Any], what: str, *, on_retry: Callable[[float], None] | None = None) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except TransientError as error:
+                if attempt >= self.max_retries:
+                    raise SourceError(f"{error} (gave up after {attempt + 1} attempts at {what}; the next "
+                                      "run resumes from the last page stored)") from error
+                wait = self.delay(attempt, error.retry_after)
+                if wait > self.max_wait:
+                    raise SourceError(f"{error} (asked to wait {wait:.0f} s before {what}; stopping here, the "
+                                      "next run resumes from the last page stored)") from error
+                if on_retry is not None:
+                    on_retry(wait)
+                _log.warning("%s failed (%s); retry %d in %.1f s", what, error, attempt + 1, wait)
+                (self.sleep or time.sleep)(wait)
+                attempt += 1
+                self.retries += 1
+
+
 class WebhookRejected(Exception):
     """A webhook call is not genuine (bad signature, stale timestamp); answered with 401."""
 
@@ -58,7 +133,8 @@ class Ticket:
     """A remote ticket or issue, normalised.
 
     ``status`` is ``"open"``, ``"closed"`` or ``"deleted"``; a deleted ticket has its text
-    removed in Careloop. ``merged_into`` names the external id of the ticket it was
+    removed in Careloop. ``excluded`` says why a ticket is not a report (it stopped
+    matching the source's filter). ``merged_into`` names the external id of the ticket it was
     merged into, when the remote system closed it by a merge.
     """
 
@@ -73,6 +149,13 @@ class Ticket:
     merged_into: str | None = None
     url: str | None = None
     location: str | None = None
+    # The remote ticket that groups this one (a Zendesk incident's problem ticket): the
+    # report joins that ticket's Careloop problem, and the problem shows the link.
+    linked_to: str | None = None
+    linked_url: str | None = None
+    # Set when the ticket no longer matches the source's filter: a new one is not stored,
+    # an existing report is kept and shows this reason.
+    excluded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +190,7 @@ class TicketSource:
     ``create_work_item(settings, summary, description) -> (key, url)``,
     ``link_back(settings, key, url, title)`` (a link from the item to the problem) and
     ``work_status(settings, key) -> "new" | "indeterminate" | "done"`` (all optional).
+    ``write_back`` raises :class:`PermanentError` for a refusal a retry cannot change.
     """
 
     name: str
@@ -123,6 +207,18 @@ class TicketSource:
     create_work_item: Callable[[Mapping[str, str], str, str], tuple[str, str]] | None = None
     link_back: Callable[[Mapping[str, str], str, str, str], object] | None = None
     work_status: Callable[[Mapping[str, str], str], str] | None = None
+    # Optional: the address a person opens for an item key (linked work shows as a link).
+    item_url: Callable[[Mapping[str, str], str], str] | None = None
+    # Optional: mistyped setting values (for example "write-back: disabled"), one line
+    # each; checked when the app starts, which stops with those lines instead of failing
+    # later on a request.
+    validate: Callable[[Mapping[str, str]], list[str]] | None = None
+    # Optional: one cheap authenticated call; returns what it found ("Signed in as ...")
+    # or raises SourceError / AuthenticationFailed (the Sources page's "Test connection").
+    test_connection: Callable[[Mapping[str, str]], str] | None = None
+
+    def invalid_settings(self, settings: Mapping[str, str]) -> list[str]:
+        return list(self.validate(settings)) if self.validate is not None else []
 
     @property
     def tracks_work(self) -> bool:

@@ -5,7 +5,8 @@ from flask_login import current_user
 from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
-from app.imports.importer import get_source, source_overview, start_import_in_background
+from app.imports.importer import get_source, source_overview, start_import_in_background, test_source_connection
+from app.imports.importer import preview_source as preview
 from app.messaging.mail import retry_failed
 from app.models import Message, MessageStatus, User
 from app.services.errors import ServiceError
@@ -62,26 +63,62 @@ def update(user_id):
     return _render_users(failed=(user.id, form), status=422)
 
 
+def _render_sources(results=None, status=200):
+
+    return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm(),
+                           results=results or {}), status
+
+
+def _known_source_or_404(name):
+
+    try:
+        return get_source(name)
+    except ServiceError:
+        abort(404)
+
+
 @bp.route("/sources")
 @admin_required
 def sources():
-
-    return render_template("admin/sources.html", sources=source_overview(), run=RunImportForm())
+    return _render_sources()
 
 
 @bp.post("/sources/<name>/run")
 @admin_required
 def run_source(name):
 
+    _known_source_or_404(name)
     form = RunImportForm()
     if form.validate_on_submit():
-        try:
-            get_source(name)
-        except ServiceError:
-            abort(404)
         start_import_in_background(current_app._get_current_object(), name)
         flash(_("Import of %(source)s started. Reload this page to see it finish.", source=name), "success")
     return redirect(url_for("admin.sources"))
+
+
+@bp.post("/sources/<name>/test")
+@admin_required
+def test_source(name):
+    """Test connection: one authenticated call, answered on the page."""
+
+    _known_source_or_404(name)
+    form = RunImportForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("admin.sources"))
+    worked, said = test_source_connection(name)
+    return _render_sources({name: {"test": (worked, said)}}, 200 if worked else 502)
+
+
+@bp.post("/sources/<name>/preview")
+@admin_required
+def preview_source(name):
+    """Dry run: how many tickets the settings would bring in, with a sample; stores nothing."""
+
+    _known_source_or_404(name)
+    form = RunImportForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("admin.sources"))
+    result = preview(name, max_pages=current_app.config["CARELOOP_PREVIEW_PAGES"])
+    return _render_sources({name: {"preview": result}}, 502 if result.error else 200)
 
 
 @bp.route("/outbox")

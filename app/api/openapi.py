@@ -126,6 +126,8 @@ def _schemas(max_chars: int) -> dict[str, Any]:
             "locale": {"type": "string", "description": "The language it was filed in."},
             "created_at": DATETIME,
             "removed_at": _nullable(DATETIME),
+            "deleted": {"type": "boolean", "description": "True once the imported ticket it came from was "
+                                                          "deleted (at removed_at); its text is then null."},
             "reporter": _object({
                 "id": ID,
                 "kind": {"type": "string", "enum": ["customer", "staff"]},
@@ -139,7 +141,7 @@ def _schemas(max_chars: int) -> dict[str, Any]:
             "private_url": {"type": "string", "description": "Only when just filed: the person's private page."},
         }, required=["id", "problem_id", "text", "location", "occurred_on", "impact", "channel", "source",
                      "external_id", "external_url", "grouping", "grouping_score", "moderation", "locale",
-                     "created_at", "removed_at",
+                     "created_at", "removed_at", "deleted",
                      "reporter", "filed_by", "links"], additionalProperties=False,
             description="One person's report, in their own words (token callers). `text` is null once "
                         "the imported ticket it came from was deleted."),

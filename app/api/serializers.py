@@ -118,6 +118,7 @@ def report(item: Report) -> dict[str, Any]:
         "locale": item.locale,
         "created_at": when(item.created_at),
         "removed_at": when(item.removed_at),
+        "deleted": item.removed_at is not None,
         "reporter": {
             "id": reporter.id,
             "kind": reporter.kind,

@@ -12,7 +12,7 @@ import logging
 import threading
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -21,13 +21,19 @@ from sqlalchemy.orm import aliased
 from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
+from app.imports.linked_work import check_linked_work
+from app.messaging.mail import WITHDRAWN
 from app.models import (
     REPORT_MOVED,
     REPORT_REMOVED,
     REPORT_UPDATED,
     Channel,
     ImportRun,
+    Message,
+    MessageKind,
+    MessageStatus,
     Problem,
+    ProblemLink,
     Report,
     SourceState,
     utcnow,
@@ -35,11 +41,11 @@ from app.models import (
 from app.plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
 from app.services.errors import ServiceError
+from app.services.import_lock import RunLock, is_running
 from app.services.reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
 REMOVED_TEXT = ""
-STALE_CLAIM = timedelta(hours=1)
 
 
 @dataclass
@@ -50,6 +56,8 @@ class ImportResult:
     unchanged: int = 0
     removed: int = 0
     errors: int = 0
+    excluded: int = 0  # tickets that do not match the source's filter (not stored, or marked)
+    skipped: int = 0  # items Careloop created itself, never imported as reports
     error_message: str | None = None
     ticket_errors: list[str] = field(default_factory=list)
 
@@ -60,6 +68,8 @@ class ImportResult:
     def summary(self) -> str:
         line = (f"{self.source}: {self.created} created, {self.updated} updated, "
                 f"{self.unchanged} unchanged, {self.removed} removed, {self.errors} errors")
+        if self.excluded or self.skipped:
+            line += f", {self.excluded} not matching the filter, {self.skipped} created by Careloop (skipped)"
         return line + (f"\n  {self.error_message}" if self.error_message else "")
 
 
@@ -82,53 +92,67 @@ def source_state(name: str) -> SourceState:
     return state
 
 
-def claim_source(name: str) -> bool:
-    """Mark a source as running, atomically, so two processes never import it at once.
-
-    A claim older than STALE_CLAIM (a killed run) can be taken over."""
-    source_state(name)
-    db.session.commit()
-    now = utcnow()
-    claimed = db.session.execute(
-        db.update(SourceState)
-        .where(SourceState.name == name)
-        .where((SourceState.running_since.is_(None)) | (SourceState.running_since < now - STALE_CLAIM))
-        .values(running_since=now)
-    ).rowcount
-    db.session.commit()
-    return claimed == 1
+def _close_abandoned_runs(name: str, state: SourceState) -> None:
+    """Runs whose process died (killed, power cut) never finished: say so. Called while
+    holding the lock, so no live run is among them."""
+    for run in db.session.scalars(db.select(ImportRun).filter_by(source=name, finished_at=None)).all():
+        run.finished_at = utcnow()
+        run.error_message = run.error_message or (
+            "This run ended without finishing (its process was stopped); the next run resumed "
+            "from the last page it stored.")
+    state.running_since = None
 
 
 def import_from_source(name: str, trigger: str = "command") -> ImportResult:
-    """Run one import of a source to the end of what it has now; commits page by page."""
+    """Run one import of a source to the end of what it has now; commits as it goes.
+
+    Each ticket is committed as soon as it is stored, so the next one in the same page is
+    grouped with it exactly as if both had been filed one after the other; the page's
+    cursor is committed after its last ticket. A run killed mid-page stored some of that
+    page: the next run asks for the page again and finds those tickets already there
+    (storing is idempotent), so nothing is lost or stored twice.
+    """
     source = get_source(name)
     settings = source_settings(source)
     result = ImportResult(source=name)
-    missing = source.missing_settings(settings)
+    missing = source.missing_settings(settings) + source.invalid_settings(settings)
     if missing:
         result.error_message = f"{source.title} is not configured: {'; '.join(missing)}."
         result.errors = 1
         return result
 
-    if not claim_source(name):
+    lock = RunLock(name)
+    db.session.commit()  # nothing of the caller's stays open while the run holds the lock
+    if not lock.acquire():
         result.errors = 1
         result.error_message = f"An import of {source.title} is already running; try again when it ends."
         return result
-    state = db.session.get(SourceState, name)
+    try:
+        return _run(name, source, settings, result, trigger)
+    finally:
+        lock.release()
+
+
+def _run(name: str, source: TicketSource, settings, result: ImportResult, trigger: str) -> ImportResult:
+    state = source_state(name)
+    _close_abandoned_runs(name, state)
     run = ImportRun(source=name, cursor_before=state.cursor, trigger=trigger)
     db.session.add(run)
-    state.last_run_at = utcnow()
+    state.last_run_at = state.running_since = utcnow()
     db.session.commit()
+    created_here = _created_here(name)
     try:
         with closing(source.fetch(settings, state.cursor)) as pages:
             for page in pages:
-                similarity_index().prime([ticket_text(t) for t in page.tickets if t.status != "deleted"])
+                similarity_index().prime([ticket_text(t) for t in page.tickets
+                                          if t.status != "deleted" and not t.excluded])
                 for ticket in page.tickets:
-                    store_ticket(name, ticket, result)
+                    store_ticket(name, ticket, result, created_here=created_here)
+                    db.session.commit()  # the next ticket sees this one, as if filed after it
                 resolve_pending_merges(name)
                 state.cursor = page.cursor
                 _count(run, result)
-                db.session.commit()  # the page and its cursor, together
+                db.session.commit()  # the cursor after the page it covers
                 if page.done:
                     break
     except AuthenticationFailed as error:
@@ -139,7 +163,7 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
         db.session.rollback()
         result.errors += 1
         result.error_message = f"{source.title} import stopped: {error}"
-    except Exception as error:  # noqa: BLE001 - a plugin bug: record it and release the claim
+    except Exception as error:  # noqa: BLE001 - a plugin bug: record it and release the lock
         db.session.rollback()
         log.exception("Import of %s failed", name)
         result.errors += 1
@@ -158,13 +182,27 @@ def import_from_source(name: str, trigger: str = "command") -> ImportResult:
     return result
 
 
+def _created_here(name: str) -> set[str]:
+    """Keys of the items Careloop itself created in this source (to carry a problem's fix)."""
+    return set(db.session.scalars(db.select(ProblemLink.external_key)
+                                  .filter_by(source=name, created_here=True)))
+
+
 def _count(run: ImportRun, result: ImportResult) -> None:
     run.created, run.updated, run.unchanged = result.created, result.updated, result.unchanged
     run.removed, run.errors = result.removed, result.errors
 
 
-def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
-    """Create, update, remove or move the report for one ticket (idempotent)."""
+def store_ticket(source: str, ticket: Ticket, result: ImportResult, *, created_here: set[str] | None = None) -> None:
+    """Create, update, remove or move the report for one ticket (idempotent).
+
+    An item Careloop itself created to carry a problem's fix is never a report (a run
+    passes ``created_here``, the keys it looked up once; a webhook looks this one up)."""
+    key = str(ticket.external_id)
+    if (key in created_here) if created_here is not None else db.session.scalar(
+            db.select(ProblemLink.id).filter_by(source=source, external_key=key, created_here=True).limit(1)):
+        result.skipped += 1
+        return
     report = db.session.scalar(
         db.select(Report).filter_by(source=source, external_id=str(ticket.external_id))
     )
@@ -174,6 +212,15 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
             result.removed += 1
         else:
             result.unchanged += 1
+        return
+    if ticket.excluded:
+        result.excluded += 1
+        if report is not None and report.import_note != ticket.excluded:
+            # Kept, not removed silently: the report stays in its problem and says why.
+            report.import_note = ticket.excluded[:500]
+            record_event(REPORT_UPDATED, None, problem=report.problem, report=report,
+                   after={"no_longer_matches": report.import_note})
+            db.session.flush()
         return
     text = ticket_text(ticket)
     if not text:
@@ -192,6 +239,9 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         return
 
     changed = False
+    if report.import_note is not None:
+        report.import_note = None  # it matches the filter again
+        changed = True
     if report.removed_at is None and report.text != text:
         record_event(REPORT_UPDATED, None, problem=report.problem, report=report,
                before={"length": len(report.text)}, after={"length": len(text)})
@@ -209,6 +259,7 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
     report.external_updated_at = ticket.updated_at
     report.external_url = ticket.url or report.external_url
     report.merged_into = ticket.merged_into
+    report.linked_to, report.linked_url = ticket.linked_to, ticket.linked_url
     if changed:
         result.updated += 1
     else:
@@ -235,7 +286,8 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
         contact_ok=bool(ticket.requester_email) and current_app.config["CARELOOP_IMPORT_CONTACT_OK"],
     )
     imported = {"external_url": ticket.url, "external_updated_at": ticket.updated_at,
-                "merged_into": ticket.merged_into}
+                "merged_into": ticket.merged_into, "linked_to": ticket.linked_to,
+                "linked_url": ticket.linked_url}
     if ticket.created_at:
         imported["created_at"] = ticket.created_at
     try:
@@ -255,13 +307,26 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
 
 
 def _merged_target_problem(source: str, ticket: Ticket):
-    """A ticket closed by a merge follows the ticket it was merged into."""
-    if not ticket.merged_into:
+    """A ticket closed by a merge follows the ticket it was merged into; an incident
+    linked to a remote problem ticket joins that ticket's problem, or else the problem of
+    another incident linked to it (the problem ticket itself may not be a report)."""
+    target_id = ticket.merged_into or ticket.linked_to
+    if not target_id:
         return None
     target = db.session.scalar(
-        db.select(Report).filter_by(source=source, external_id=str(ticket.merged_into))
+        db.select(Report).filter_by(source=source, external_id=str(target_id))
     )
-    return target.problem if target is not None else None
+    if target is None and ticket.linked_to and not ticket.merged_into:
+        target = db.session.scalar(
+            db.select(Report).where(Report.source == source, Report.linked_to == str(ticket.linked_to),
+                                    Report.external_id != str(ticket.external_id),
+                                    Report.problem_id.is_not(None)).order_by(Report.id).limit(1))
+    if target is None or target.problem is None:
+        return None
+    problem = target.problem
+    while problem.merged_into_id is not None:
+        problem = problem.merged_into
+    return problem
 
 
 def resolve_pending_merges(source: str) -> int:
@@ -271,6 +336,13 @@ def resolve_pending_merges(source: str) -> int:
         db.select(Report, target.problem_id)
         .join(target, (target.source == Report.source) & (target.external_id == Report.merged_into))
         .where(Report.source == source, Report.merged_into.is_not(None),
+               Report.problem_id != target.problem_id)
+    ).all()
+    # Incidents whose problem ticket arrived after them follow it too (not merged: linked).
+    pending += db.session.execute(
+        db.select(Report, target.problem_id)
+        .join(target, (target.source == Report.source) & (target.external_id == Report.linked_to))
+        .where(Report.source == source, Report.linked_to.is_not(None), Report.merged_into.is_(None),
                Report.problem_id != target.problem_id)
     ).all()
     for report, problem_id in pending:
@@ -300,6 +372,45 @@ def remove_report_text(report: Report) -> None:
 
 
 @dataclass
+class TicketReply:
+    message: Message
+    report: Report | None
+    state: str  # posted, waiting, failed, withdrawn
+
+
+def ticket_replies(problem: Problem) -> tuple[list[TicketReply], dict[str, int]]:
+    """Each reply on a remote ticket for this problem, with its state, and the count per state."""
+    messages = db.session.scalars(db.select(Message).where(
+        Message.problem_id == problem.id, Message.kind == MessageKind.WRITE_BACK).order_by(Message.id)).all()
+    report_ids = {rid for m in messages for rid in (m.report_ids or [])}
+    reports = {r.id: r for r in db.session.scalars(db.select(Report).where(Report.id.in_(report_ids)))} \
+        if report_ids else {}
+    replies = []
+    for message in messages:
+        if message.status == MessageStatus.SENT:
+            state = "posted"
+        elif message.status in (MessageStatus.PENDING, MessageStatus.SENDING):
+            state = "waiting"
+        elif (message.last_error or "").startswith(WITHDRAWN):
+            state = "withdrawn"
+        else:
+            state = "failed"
+        report = next((reports[i] for i in (message.report_ids or []) if i in reports), None)
+        replies.append(TicketReply(message, report, state))
+    counts = {state: sum(1 for r in replies if r.state == state)
+              for state in ("posted", "waiting", "failed", "withdrawn")}
+    return replies, counts
+
+
+def remote_groups(problem: Problem) -> list[tuple[str, str, str | None]]:
+    """The remote tickets that group this problem's reports (a Zendesk problem ticket):
+    (source, external id, address), each once."""
+    rows = db.session.execute(db.select(Report.source, Report.linked_to, Report.linked_url).where(
+        Report.problem_id == problem.id, Report.linked_to.is_not(None)).distinct()).all()
+    return sorted({(r.source, r.linked_to, r.linked_url) for r in rows})
+
+
+@dataclass
 class SourceOverview:
     name: str
     title: str
@@ -307,6 +418,10 @@ class SourceOverview:
     settings: list[tuple[str, str]]  # (variable, value shown: secrets masked)
     state: SourceState | None
     last_run: ImportRun | None
+    problems: list[str] = field(default_factory=list)  # what is missing or mistyped
+    running: bool = False  # a live run holds the source's lock now
+    next_run_at: datetime | None = None
+    can_test: bool = False
 
 
 def _masked(value: str | None, secret: bool) -> str:
@@ -317,6 +432,15 @@ def _masked(value: str | None, secret: bool) -> str:
     return "•••• " + value[-2:] if len(value) > 8 else "••••"
 
 
+def next_run_at(state: SourceState | None) -> datetime | None:
+    """When ``careloop import all --watch`` (or a timer every CARELOOP_IMPORT_EVERY_MINUTES)
+    runs this source next: one interval after the last run started; None before any run."""
+    minutes = int(current_app.config.get("CARELOOP_IMPORT_EVERY_MINUTES") or 0)
+    if not minutes or state is None or state.last_run_at is None:
+        return None
+    return state.last_run_at + timedelta(minutes=minutes)
+
+
 def source_overview() -> list[SourceOverview]:
     """Each source with its settings (secrets masked), state and last run, for the admin page."""
     overview = []
@@ -325,15 +449,102 @@ def source_overview() -> list[SourceOverview]:
         last_run = db.session.scalar(
             db.select(ImportRun).filter_by(source=name).order_by(ImportRun.started_at.desc(), ImportRun.id.desc()).limit(1)
         )
+        state = db.session.get(SourceState, name)
+        problems = source.missing_settings(settings) + source.invalid_settings(settings)
         overview.append(SourceOverview(
             name=name,
             title=source.title,
-            configured=source.configured(settings),
+            configured=not problems,
             settings=[(s.name, _masked(settings.get(s.name), s.secret)) for s in source.settings],
-            state=db.session.get(SourceState, name),
+            state=state,
             last_run=last_run,
+            problems=problems,
+            running=is_running(name),
+            next_run_at=next_run_at(state),
+            can_test=source.test_connection is not None and not problems,
         ))
     return overview
+
+
+def run_import(name: str, trigger: str = "command") -> tuple[ImportResult, tuple[int, int] | None]:
+    """An import run and then, for a source that tracks work, the check of linked work
+    (as ``careloop import`` does, and the Sources page's "Import now")."""
+
+    source = get_source(name)
+    result = import_from_source(name, trigger=trigger)
+    linked = check_linked_work(name) if source.tracks_work and source.configured(source_settings(source)) else None
+    return result, linked
+
+
+@dataclass
+class Preview:
+    """What an import would bring in now, with nothing stored (a dry run)."""
+
+    source: str
+    matching: int = 0
+    excluded: int = 0
+    deleted: int = 0
+    pages: int = 0
+    complete: bool = False  # the whole range was read (not cut at the page limit)
+    sample: list[Ticket] = field(default_factory=list)
+    excluded_sample: list[Ticket] = field(default_factory=list)
+    error: str | None = None
+
+    def summary(self) -> str:
+        scope = "everything from the start" if self.complete else f"the first {self.pages} page(s)"
+        line = (f"{self.source} (dry run, nothing stored; {scope}): {self.matching} would become reports, "
+                f"{self.excluded} do not match the filter, {self.deleted} deleted")
+        return line + (f"\n  {self.error}" if self.error else "")
+
+
+def preview_source(name: str, max_pages: int = 10, sample_size: int = 5) -> Preview:
+    """Read the source from its start (its configured first date) with the current
+    settings, counting what would become a report; stores nothing, moves no cursor."""
+    source = get_source(name)
+    settings = source_settings(source)
+    preview = Preview(source=name)
+    problems = source.missing_settings(settings) + source.invalid_settings(settings)
+    if problems:
+        preview.error = f"{source.title} is not configured: {'; '.join(problems)}."
+        return preview
+    try:
+        with closing(source.fetch(settings, None)) as pages:
+            for page in pages:
+                preview.pages += 1
+                for ticket in page.tickets:
+                    if ticket.status == "deleted":
+                        preview.deleted += 1
+                    elif ticket.excluded:
+                        preview.excluded += 1
+                        if len(preview.excluded_sample) < sample_size:
+                            preview.excluded_sample.append(ticket)
+                    else:
+                        preview.matching += 1
+                        if len(preview.sample) < sample_size:
+                            preview.sample.append(ticket)
+                if page.done:
+                    preview.complete = True
+                    break
+                if preview.pages >= max_pages:
+                    break
+    except SourceError as error:
+        preview.error = f"{source.title}: {error}"
+    return preview
+
+
+def test_source_connection(name: str) -> tuple[bool, str]:
+    """One cheap authenticated call to the source; (worked, what it said)."""
+    source = get_source(name)
+    settings = source_settings(source)
+    problems = source.missing_settings(settings) + source.invalid_settings(settings)
+    if problems:
+        return False, f"{source.title} is not configured: {'; '.join(problems)}."
+    if source.test_connection is None:
+        return False, f"{source.title} cannot test its connection."
+    try:
+        return True, source.test_connection(settings)
+    except SourceError as error:
+        return False, f"{source.title}: {error}"
 
 
 def start_import_in_background(app, name: str) -> threading.Thread:
@@ -342,7 +553,7 @@ def start_import_in_background(app, name: str) -> threading.Thread:
     def run():
         with app.app_context():
             try:
-                import_from_source(name, trigger="admin")
+                run_import(name, trigger="admin")  # linked work is checked too, as the command does
             except Exception:  # noqa: BLE001 - recorded in the log; the page shows the last run
                 log.exception("Background import of %s failed", name)
 

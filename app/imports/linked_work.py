@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from app.events import record_event
 from app.extensions import db
 from app.messaging.compose import add_message, render_message
-from app.models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
+from app.models import LINKED, LINKED_WORK_DONE, Event, MessageKind, Problem, ProblemLink, Status, User, utcnow
 from app.plugin_api import SourceError, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
 from app.services.errors import ServiceError
@@ -81,12 +81,12 @@ def create_work(problem: Problem, actor: User, source_name: str) -> ProblemLink:
             source.link_back(settings, key, _problem_url(problem), f"Careloop problem #{problem.id}: {problem.title}")
     except (SourceError, ValueError) as error:
         raise ServiceError(_("%(source)s said: %(error)s", source=source.title, error=error), field="source") from error
-    return _store_link(problem, actor, source, key, url, "new")
+    return _store_link(problem, actor, source, key, url, "new", created_here=True)
 
 
-def _store_link(problem, actor, source, key, url, status) -> ProblemLink:
-    link = ProblemLink(problem=problem, source=source.name, external_key=key, url=url,
-                       status_category=status, checked_at=utcnow(), created_by=actor)
+def _store_link(problem, actor, source, key, url, status, created_here: bool = False) -> ProblemLink:
+    link = ProblemLink(problem=problem, source=source.name, external_key=key, url=url or _browse_url(source, key),
+                       status_category=status, checked_at=utcnow(), created_by=actor, created_here=created_here)
     db.session.add(link)
     record_event(LINKED, actor, problem=problem, source=source.name, key=key, status=status)
     db.session.flush()
@@ -123,12 +123,44 @@ def check_linked_work(source_name: str | None = None) -> tuple[int, int]:
     return checked, done
 
 
+def _browse_url(source: TicketSource, key: str) -> str | None:
+    """Where a person opens the item (linked issues show as links, not plain keys)."""
+    if source.item_url is None:
+        return None
+    try:
+        return source.item_url(source_settings(source), key)
+    except (SourceError, ValueError):
+        return None
+
+
 def _work_done(link: ProblemLink) -> None:
     link.done_at = utcnow()
     problem = link.problem
     event = record_event(LINKED_WORK_DONE, None, problem=problem, source=link.source, key=link.external_key)
-    owner = problem.owner
-    if owner is not None and owner.active and problem.is_open:
-        rendered = render_message(MessageKind.WORK_DONE, problem, link=link)
-        add_message(MessageKind.WORK_DONE, problem, event, rendered, to=owner.email, user=owner)
+    _ask_owner(link, event)
     db.session.flush()
+
+
+def _ask_owner(link: ProblemLink, event) -> bool:
+    problem = link.problem
+    owner = problem.owner
+    if owner is None or not owner.active or not problem.is_open:
+        return False  # asked when someone takes the problem (ask_owner_about_done_work)
+    rendered = render_message(MessageKind.WORK_DONE, problem, link=link)
+    add_message(MessageKind.WORK_DONE, problem, event, rendered, to=owner.email, user=owner)
+    link.owner_asked_at = utcnow()
+    return True
+
+
+def ask_owner_about_done_work(problem: Problem) -> int:
+    """A problem just got an (active) owner: ask them about linked work that was done
+    while nobody could be asked. Returns how many links they were asked about."""
+    asked = 0
+    links = db.session.scalars(db.select(ProblemLink).where(
+        ProblemLink.problem_id == problem.id, ProblemLink.done_at.is_not(None),
+        ProblemLink.owner_asked_at.is_(None))).all()
+    for link in links:
+        event = db.session.scalar(db.select(Event).where(
+            Event.problem_id == problem.id, Event.verb == LINKED_WORK_DONE).order_by(Event.id.desc()).limit(1))
+        asked += _ask_owner(link, event)
+    return asked

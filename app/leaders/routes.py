@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app import services
 from app.extensions import db
+from app.imports.importer import remote_groups, ticket_replies
 from app.imports.linked_work import create_work, link_work, work_sources
 from app.labels import label
 from app.leaders.blueprint import bp
@@ -128,6 +129,7 @@ def _render_problem(problem: Problem, status: int = 200, preview_of=None, **form
         link_form=_link_form(forms.get("link_work")),
         links=db.session.scalars(db.select(ProblemLink).filter_by(problem_id=problem.id).order_by(ProblemLink.id)).all(),
         work_done=[e for e in problem.events if e.verb == LINKED_WORK_DONE],
+        ticket_replies=_ticket_replies(problem),
         reviews=grouping_service.pending_reviews(problem),
         merge=forms.get("merge") or MergeForm(formdata=None, prefix="merge"),
         split=forms.get("split") or SplitForm(formdata=None, prefix="split"),
@@ -356,6 +358,12 @@ def split_report(report_id):
     return _regroup(report.problem, ActionForm(), "action",
                     lambda: services.move_report(report, current_user, None),
                     lambda to: _("Started problem #%(number)s from the report.", number=to.id))
+
+
+def _ticket_replies(problem):
+
+    replies, counts = ticket_replies(problem)
+    return {"replies": replies, "counts": counts, "groups": remote_groups(problem)}
 
 
 def _link_form(form: LinkWorkForm | None = None) -> LinkWorkForm:

@@ -152,6 +152,8 @@ def write_backs(problem, kind, reports: list[Report], note: str | None, *, notic
     replies = []
     for report in reports:
         source = sources.get(report.source or "")
+        if report.removed_at is not None:
+            continue  # the ticket was deleted: nobody to reply to
         if source is None or not source.replies_wanted(source_settings(source)):
             continue
         to = f"{report.source}:{report.external_id}"

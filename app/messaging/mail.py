@@ -27,7 +27,7 @@ from flask import current_app
 from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, Person, utcnow
 from app.outbox import claims
-from app.plugin_api import SourceError
+from app.plugin_api import PermanentError, SourceError
 from app.plugins.manager import source_settings, ticket_sources
 from app.urls import external_url
 
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=6)
 NOT_BUILT = "(not built)"  # the address of a message that could not even be composed
+
+
+WITHDRAWN = "Withdrawn:"  # a reply never posted because write-back was switched off
 
 
 class MailNotConfigured(RuntimeError):
@@ -110,6 +113,9 @@ def deliver_due(limit: int = 100) -> DeliveryResult:
                     smtp = _send_email(smtp, message)
             except PermanentFailure as error:
                 _fail(message, MessageStatus.BOUNCED if error.bounced else MessageStatus.FAILED, str(error))
+                result.failed += 1
+            except PermanentError as error:  # a ticket deleted or closed since: no retry changes that
+                _fail(message, MessageStatus.FAILED, f"Refused for good: {error}")
                 result.failed += 1
             except (smtplib.SMTPException, OSError, SourceError) as error:
                 if _retry_later(message, error):
@@ -276,4 +282,7 @@ def _write_back(message: Message) -> None:
     source = ticket_sources().get(source_name)
     if source is None or source.write_back is None:
         raise PermanentFailure(f"The source {source_name!r} is no longer loaded or takes no replies.")
-    source.write_back(source_settings(source), external_id, message.body_text)
+    settings = source_settings(source)
+    if not source.replies_wanted(settings):
+        raise PermanentFailure(WITHDRAWN + f" write-back to {source.title} was switched off before it was posted.")
+    source.write_back(settings, external_id, message.body_text)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    false,
     func,
     select,
 )
@@ -348,6 +349,12 @@ class Report(db.Model):
     grouping_score: Mapped[float | None]
     # Set when the remote ticket was deleted: the text is gone, the count and history stay.
     removed_at: Mapped[datetime | None]
+    # Why an imported ticket is no longer a report (it stopped matching the source's filter);
+    # the report stays, with this note. None while it matches.
+    import_note: Mapped[str | None] = mapped_column(String(500))
+    # The remote ticket that groups this one (a Zendesk incident's problem ticket), and its address.
+    linked_to: Mapped[str | None] = mapped_column(String(200))
+    linked_url: Mapped[str | None] = mapped_column(String(500))
     # The language the report was filed in (the page's language; imports: the default).
     locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -676,6 +683,10 @@ class ProblemLink(db.Model):
     status_category: Mapped[str | None] = mapped_column(String(40))
     checked_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+    # Careloop created the item (it carries a fix; never imported back as a report).
+    created_here: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When the owner was asked to record the change (None: done while nobody owned it).
+    owner_asked_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

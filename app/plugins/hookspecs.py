@@ -39,6 +39,12 @@ def register_ticket_sources(app: Flask) -> list[TicketSource]:
     :class:`app.plugin_api.AuthenticationFailed` for refused credentials and
     :class:`app.plugin_api.SourceError` for other remote failures; the core records
     the error, keeps what was already imported and resumes from the last saved cursor.
+    Retry what a retry can fix with :class:`app.plugin_api.RetryPolicy` (one policy for
+    every plugin: raise :class:`~app.plugin_api.TransientError` for a truncated body, a
+    reset connection, 429 or 5xx); raise :class:`~app.plugin_api.PermanentError` from
+    ``write_back`` for a refusal no retry changes (the reply then fails at once). A
+    ticket that is not a report comes back with ``Ticket.excluded`` set to the reason.
+    Optional ``validate(settings)`` lists mistyped values, which stop start-up.
     Reference: ``plugins/zendesk/source.py``.
     """
 

@@ -71,6 +71,10 @@ def _collect_sources(pm: pluggy.PluginManager, app: Flask) -> dict[str, TicketSo
             if source.name in sources:
                 raise PluginError(f"Two plugins register a ticket source named {source.name!r}.")
             sources[source.name] = source
+    # A mistyped value stops start-up with a clear line (not a 500 on the first publish).
+    wrong = [line for source in sources.values() for line in source.invalid_settings(source_settings(source, app))]
+    if wrong:
+        raise PluginError("Careloop cannot start, a setting is wrong: " + " ".join(wrong))
     return sources
 
 

@@ -27,6 +27,10 @@ def report_dict(report: Report) -> dict[str, Any]:
         "channel": report.channel,
         "locale": report.locale,  # the language the person wrote in (the page's language)
         "text": report.text,
+        # A report whose remote ticket was deleted: its words and person are gone, the row
+        # stays so its problem keeps its count. Never mistake it for a blank report.
+        "deleted": report.removed_at is not None,
+        "deleted_at": _iso(report.removed_at),
         "location": report.location,
         "occurred_on": _iso(report.occurred_on),
         "impact": report.impact,

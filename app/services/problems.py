@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from app.events import record_event
 from app.extensions import db
+from app.imports.linked_work import ask_owner_about_done_work
 from app.models import (
     CHANGE_RECORDED,
     COMMENTED,
@@ -120,6 +121,8 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
             after={"owner": new_owner.name, "owner_id": new_owner.id},
             reason=reason,
         )
+
+    ask_owner_about_done_work(problem)  # linked work done while nobody (active) owned it
     db.session.flush()
 
 

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import requests
 
-from app.plugin_api import AuthenticationFailed, SourceError
+from app.plugin_api import AuthenticationFailed, RetryPolicy, SourceError, TransientError
 from plugins.jira.adf import text_to_adf
 
 __all__ = [
@@ -67,6 +67,12 @@ DEPLOYMENT = "CARELOOP_JIRA_DEPLOYMENT"
 WEBHOOK_SECRET = "CARELOOP_JIRA_WEBHOOK_SECRET"
 ISSUE_TYPE = "CARELOOP_JIRA_ISSUE_TYPE"
 PROJECT = "CARELOOP_JIRA_PROJECT"
+DONE_WHEN = "CARELOOP_JIRA_DONE_WHEN"
+DONE_RULES = ("released", "done")
+
+
+class _Unparsable(SourceError):
+    """A body that is not complete JSON (cut short on the way)."""
 
 
 class IssueNotFound(SourceError):
@@ -181,41 +187,41 @@ class JiraClient:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None, idempotent: bool | None = None) -> Any:
-        """Send one request (with retries) and return its JSON body (None when empty)."""
+        """Send one request (with retries, the shared policy of app.plugin_api) and return
+        its JSON body (None when empty). A body cut short is retried when safe to repeat."""
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
-        url = self.settings.base_url + path
         what = f"{method} {path}"
-        attempt = 0
-        while True:
-            try:
-                response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
-            except requests.RequestException as error:
-                # Only a failed connection is certainly unsent; a POST is not repeated otherwise.
-                if attempt >= self.max_retries or not (idempotent or isinstance(error, requests.ConnectTimeout)):
-                    raise SourceError(f"Jira at {self.settings.base_url} could not be reached ({what}): "
-                                      f"{_short(error)}") from error
-                self._wait(self._backoff(attempt))
-                attempt += 1
-                continue
+        policy = RetryPolicy(max_retries=self.max_retries, backoff_base=self.backoff_base,
+                             backoff_cap=self.backoff_max, max_wait=self.max_wait + 10.0,
+                             sleep=self._wait, random=self.random)
+        return policy.run(lambda: self._once(method, path, params, json, idempotent, what), f"Jira {what}")
 
-            status = response.status_code
-            if status == 429 or (status >= 500 and idempotent):
-                if attempt >= self.max_retries:
-                    raise SourceError(f"Jira kept answering {status} to {what} after {attempt + 1} attempts; "
-                                      "the next run resumes where this one stopped.")
-                asked = self._retry_after(response)
-                if asked is not None and asked > self.max_wait:
-                    raise SourceError(f"Jira asks Careloop to wait {asked:.0f} s before calling again ({status} to "
-                                      f"{what}); stopping here, the next run resumes where this one stopped.")
-                if asked is None:
-                    wait = self._backoff(attempt)
-                else:
-                    wait = asked + self.random() * min(1.0 + asked * 0.1, 10.0)  # jitter: only ever later
-                self._wait(wait)
-                attempt += 1
-                continue
+    def _once(self, method: str, path: str, params, json: Any, idempotent: bool, what: str) -> Any:
+        url = self.settings.base_url + path
+        try:
+            response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+        except requests.RequestException as error:
+            message = f"Jira at {self.settings.base_url} could not be reached ({what}): {_short(error)}"
+            # Only a failed connection is certainly unsent; a POST is not repeated otherwise.
+            if idempotent or isinstance(error, requests.ConnectTimeout):
+                raise TransientError(message) from error
+            raise SourceError(message) from error
+        status = response.status_code
+        if status == 429 or (status >= 500 and idempotent):
+            asked = self._retry_after(response)
+            if asked is not None and asked > self.max_wait:
+                raise SourceError(f"Jira asks Careloop to wait {asked:.0f} s before calling again ({status} to "
+                                  f"{what}); stopping here, the next run resumes where this one stopped.")
+            if asked is not None:
+                asked += self.random() * min(1.0 + asked * 0.1, 10.0)  # jitter: only ever later
+            raise TransientError(f"Jira kept answering {status} to {what}", retry_after=asked)
+        try:
             return self._read(response, what)
+        except _Unparsable as error:
+            if idempotent:
+                raise TransientError(str(error)) from None
+            raise SourceError(str(error)) from None
 
     def _read(self, response: requests.Response, what: str) -> Any:
         status = response.status_code
@@ -241,7 +247,7 @@ class JiraClient:
         try:
             return response.json()
         except ValueError as error:
-            raise SourceError(
+            raise _Unparsable(
                 f"Jira sent a response to {what} that is not complete JSON ({len(response.content)} bytes, "
                 f"{_short(error)}); what was imported before it is kept and the next run resumes from there."
             ) from error
@@ -385,12 +391,25 @@ def add_remote_link(settings: Mapping[str, str], key: str, url: str, title: str,
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
 
 
+def done_rule(settings: Mapping[str, str]) -> str:
+    """``released`` (default): work counts as done when its fix version is released;
+    ``done``: when the issue reaches a done status."""
+    value = (settings.get(DONE_WHEN) or "released").strip().lower()
+    if value not in DONE_RULES:
+        raise SourceError(f"{DONE_WHEN} must be 'released' or 'done', not {value!r}.")
+    return value
+
+
 def status_category(settings: Mapping[str, str], key: str, *, client: JiraClient | None = None) -> str:
-    """The issue's status category key: ``"new"`` (To Do), ``"indeterminate"`` (In
-    Progress) or ``"done"``. A status without a category (``"undefined"``) counts as new."""
+    """Where the issue stands: ``"new"`` (To Do), ``"indeterminate"`` (In Progress),
+    ``"done"``, or ``"done_unreleased"`` (done, but under the ``released`` rule its fix
+    version is not released yet). A status without a category counts as new.
+
+    Only ``"done"`` asks the owner to record the change."""
+    rule = done_rule(settings)
     config, jira, owned = _client_for(settings, client)
     try:
-        data = jira.get_json(config.issue_path(key), params={"fields": "status"})
+        data = jira.get_json(config.issue_path(key), params={"fields": "status,fixVersions"})
     finally:
         if owned:
             jira.close()
@@ -398,4 +417,12 @@ def status_category(settings: Mapping[str, str], key: str, *, client: JiraClient
         category = data["fields"]["status"]["statusCategory"]["key"]
     except (KeyError, TypeError):
         raise SourceError(f"Jira did not say the status of {key}.") from None
-    return category if category in STATUS_CATEGORIES else "new"
+    category = category if category in STATUS_CATEGORIES else "new"
+    if rule == "released":
+        versions = data["fields"].get("fixVersions") or []
+        released = bool(versions) and all(isinstance(v, dict) and v.get("released") is True for v in versions)
+        if released:
+            return "done"  # shipped: whatever the board says, the change is out
+        if category == "done":
+            return "done_unreleased"
+    return category

@@ -103,7 +103,23 @@ SETTINGS = (
     Setting(jira_client.PROJECT, "Project key for issues Careloop creates to carry a problem's fix, e.g. OPS."),
     Setting(jira_client.ISSUE_TYPE, "Issue type used when Careloop creates an issue for a fix.",
             default="Task"),
+    Setting(jira_client.DONE_WHEN, "When linked work counts as done and the owner is asked to record the "
+            "change: released (its fix version is released; default) or done (a done status).",
+            default="released"),
 )
+
+
+def invalid_settings(settings: Mapping[str, str]) -> list[str]:
+    """Mistyped values, for start-up (empty when every value is one Careloop understands)."""
+    wrong = []
+    raw = (settings.get(jira_client.DEPLOYMENT) or "").strip().lower()
+    if raw and raw not in jira_client._DEPLOYMENT_ALIASES:
+        wrong.append(f"{jira_client.DEPLOYMENT} must be 'cloud' or 'datacenter', not {raw!r}.")
+    try:
+        jira_client.done_rule(settings)
+    except SourceError as error:
+        wrong.append(str(error))
+    return wrong
 
 
 class JiraSource:
@@ -131,7 +147,17 @@ class JiraSource:
     def ticket_source(self) -> TicketSource:
         return TicketSource(name=NAME, title="Jira", settings=SETTINGS, fetch=self.fetch,
                             handle_webhook=self.handle_webhook, create_work_item=self.create_work_item,
-                            link_back=jira_client.add_remote_link, work_status=jira_client.status_category)
+                            link_back=jira_client.add_remote_link, work_status=jira_client.status_category,
+                            item_url=lambda settings, key: JiraSettings.from_mapping(settings).browse_url(key),
+                            validate=invalid_settings, test_connection=self.test_connection)
+
+    def test_connection(self, settings: Mapping[str, str]) -> str:
+        """Who Careloop signs in as (``GET /myself``), for the Sources page."""
+        config = JiraSettings.from_mapping(settings)
+        with self.client(config, max_retries=1, max_wait=5.0) as jira:
+            me = _expect_object(jira.get_json(f"{config.api}/myself"), "myself")
+        name = me.get("displayName") or me.get("name") or me.get("emailAddress") or "an unnamed account"
+        return f"Signed in to Jira ({config.deployment}) as {name}."
 
     @staticmethod
     def create_work_item(settings: Mapping[str, str], summary: str, description: str) -> tuple[str, str]:
@@ -314,9 +340,13 @@ class Watermark:
 
     def __init__(self, updated: int | None = None, seen: dict[str, int] | None = None,
                  since: int | None = None, overlap_ms: int = OVERLAP_MS,
-                 max_seen: int = OVERLAP_MAX_ISSUES):
+                 max_seen: int = OVERLAP_MAX_ISSUES, sums: dict[str, str] | None = None):
         self.updated = updated
         self.seen: dict[str, int] = dict(seen or {})
+        # A digest of what was imported for the issues at the watermark's exact time: an edit
+        # that keeps that time (Jira keeping no milliseconds, or two writes in one) differs
+        # in its digest and is taken, where the time alone would say "seen".
+        self.sums: dict[str, str] = dict(sums or {})
         self.overlap_ms = overlap_ms
         self.max_seen = max_seen
         self._since = since
@@ -341,15 +371,16 @@ class Watermark:
         try:
             data = json.loads(text)
             updated, seen, since = data["updated"], data.get("seen", {}), data.get("since")
+            sums = data.get("sums", {})
             if not isinstance(updated, int) or not isinstance(seen, dict) or not all(
                     isinstance(k, str) and isinstance(v, int) for k, v in seen.items()) or not (
-                    since is None or isinstance(since, int)):
+                    since is None or isinstance(since, int)) or not isinstance(sums, dict):
                 raise TypeError
         except (ValueError, KeyError, TypeError, AttributeError):
             # Starting again is safe: the core stores tickets idempotently by issue key.
             log.warning("Unreadable Jira cursor %r; importing from the beginning.", cursor[:200])
             return cls(overlap_ms=overlap_ms, max_seen=max_seen)
-        return cls(updated, seen, since, overlap_ms, max_seen)
+        return cls(updated, seen, since, overlap_ms, max_seen, {str(k): str(v) for k, v in sums.items()})
 
     def encode(self, default: str | None = None) -> str | None:
         """The cursor: the next run starts ``overlap_ms`` behind the watermark, or later if
@@ -362,18 +393,30 @@ class Watermark:
             floor = recent[self.max_seen - 1]  # keeps every issue of that millisecond: exact
         self.seen = {k: v for k, v in self.seen.items() if v >= floor}
         self._since = max(0, floor)
-        return json.dumps({"v": 1, "updated": self.updated, "since": self._since,
-                           "seen": dict(sorted(self.seen.items()))}, separators=(",", ":"))
+        self.sums = {k: v for k, v in self.sums.items() if self.seen.get(k) == self.updated}
+        data = {"v": 1, "updated": self.updated, "since": self._since, "seen": dict(sorted(self.seen.items()))}
+        if self.sums:
+            data["sums"] = dict(sorted(self.sums.items()))
+        return json.dumps(data, separators=(",", ":"))
 
     def take(self, issue: Mapping[str, Any]) -> bool:
         """Whether this version of ``issue`` is new; records it and moves the watermark."""
         key, updated = _key_and_updated(issue)
-        if self.seen.get(key) == updated:
+        digest = _digest(issue)
+        if self.seen.get(key) == updated and (key not in self.sums or self.sums[key] == digest):
             return False
         self.seen[key] = updated
+        self.sums[key] = digest
         if self.updated is None or updated > self.updated:
             self.updated = updated
         return True
+
+
+def _digest(issue: Mapping[str, Any]) -> str:
+    """A short digest of the fields the import reads (what a report would change by)."""
+    fields = issue.get("fields") or {}
+    picked = {name: fields.get(name) for name in FIELDS if name != "updated"}
+    return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def build_jql(jql: str, since: int | None) -> str:

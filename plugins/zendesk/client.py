@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from app.plugin_api import AuthenticationFailed, SourceError
+from app.plugin_api import AuthenticationFailed, PermanentError, RetryPolicy, SourceError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 SAFE_TO_REPEAT = {429, 502, 503, 504}
 
 
-class NotFound(SourceError):
+class NotFound(PermanentError):
     """The ticket (or other record) does not exist, or no longer does."""
 
 
@@ -157,79 +157,89 @@ class ZendeskClient:
 
     # -- requests -------------------------------------------------------------------------
 
+    def policy(self) -> RetryPolicy:
+        """The shared retry policy (app.plugin_api), with this client's clock and limits."""
+        return RetryPolicy(max_retries=self.max_retries, backoff_base=self.backoff_base,
+                           backoff_cap=self.backoff_cap, max_wait=self.max_retry_after,
+                           sleep=self.sleep, random=lambda: self.jitter())
+
     def get_json(self, path: str, params: Mapping[str, Any] | None = None, *,
                  export: bool = False, allow: tuple[int, ...] = ()) -> tuple[int, dict]:
-        """GET and parse; returns (status, body). Statuses in ``allow`` are returned, not raised."""
-        response = self.send("GET", path, params=params, export=export, allow=allow)
-        return response.status_code, self.parse(response)
+        """GET and parse; returns (status, body). Statuses in ``allow`` are returned, not raised.
+
+        A body cut short (not valid JSON) is retried like a 5xx: a GET is safe to repeat."""
+
+        def once() -> tuple[int, dict]:
+            response = self._once("GET", path, params=params, payload=None, export=export,
+                                  idempotent=True, allow=allow)
+            try:
+                return response.status_code, self.parse(response)
+            except SourceError as error:
+                raise TransientError(str(error)) from None
+
+        return self.policy().run(once, f"Zendesk GET {path}")
 
     def put_json(self, path: str, payload: Mapping[str, Any]) -> dict:
         response = self.send("PUT", path, payload=payload, idempotent=False)
-        return self.parse(response) if response.content else {}
+        try:
+            return self.parse(response) if response.content else {}
+        except SourceError:
+            return {}  # applied (2xx); an unreadable answer does not undo it, nor is it repeated
 
     def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
              payload: Any = None, export: bool = False, idempotent: bool = True,
              allow: tuple[int, ...] = ()) -> requests.Response:
         """One logical request, retried on 429/5xx and connection errors (bounded)."""
+        return self.policy().run(
+            lambda: self._once(method, path, params=params, payload=payload, export=export,
+                               idempotent=idempotent, allow=allow),
+            f"Zendesk {method} {path}")
+
+    def _once(self, method: str, path: str, *, params, payload, export: bool, idempotent: bool,
+              allow: tuple[int, ...]) -> requests.Response:
+        """One HTTP attempt: the response, or TransientError (retry), PermanentError, SourceError."""
         url = self.base + path
         what = f"{method} {path}"
-        attempt = 0
-        while True:
-            if export and self.export_limiter is not None:
-                self.export_limiter.wait()
-            try:
-                response = self.session.request(method, url, params=params, json=payload, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                retryable = idempotent or isinstance(error, requests.ConnectTimeout)
-                if not retryable or attempt >= self.max_retries:
-                    raise SourceError(f"Zendesk could not be reached ({what}): {error}") from error
-                delay = self.backoff(attempt)
-                log.warning("Zendesk %s failed (%s); retrying in %.1f s", what, error, delay)
-                self.sleep(delay)
-                attempt += 1
-                continue
+        if export and self.export_limiter is not None:
+            self.export_limiter.wait()
+        try:
+            response = self.session.request(method, url, params=params, json=payload, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            if idempotent or isinstance(error, requests.ConnectTimeout):
+                raise TransientError(f"Zendesk could not be reached ({what}): {error}") from error
+            raise SourceError(f"Zendesk could not be reached ({what}): {error}") from error
 
-            status = response.status_code
-            if status in allow or 200 <= status < 300:
-                return response
-            if status in (401, 403):
-                raise AuthenticationFailed(
-                    f"Zendesk authentication failed (HTTP {status} for {what}): check {EMAIL} and "
-                    f"{TOKEN} (or {OAUTH_TOKEN}), and that the user may read tickets. "
-                    f"Zendesk said: {self.describe(response)}"
-                )
-            if status == 404:
-                raise NotFound(f"Zendesk has no such record ({what}, HTTP 404): {self.describe(response)}")
-            retryable = status in (RETRY_STATUSES if idempotent else SAFE_TO_REPEAT)
-            if not retryable:
-                raise SourceError(f"Zendesk refused {what} (HTTP {status}): {self.describe(response)}")
-            if attempt >= self.max_retries:
-                raise SourceError(
-                    f"Zendesk kept answering HTTP {status} to {what} after {attempt + 1} attempts; "
-                    "try again later (the import resumes where it stopped)."
-                )
-            retry_after = self.retry_after(response)
-            if retry_after is not None:
-                if retry_after > self.max_retry_after:
-                    raise SourceError(
-                        f"Zendesk asks to wait {retry_after:.0f} s before {what} (HTTP {status}); "
-                        "try again later (the import resumes where it stopped)."
-                    )
-                delay = retry_after  # never sooner than Zendesk asked
-                if export and self.export_limiter is not None:
-                    self.export_limiter.hold_off(retry_after)
-            else:
-                delay = self.backoff(attempt)
-            log.warning("Zendesk answered HTTP %s to %s; retrying in %.1f s", status, what, delay)
-            self.sleep(delay)
-            attempt += 1
+        status = response.status_code
+        if status in allow or 200 <= status < 300:
+            return response
+        if status in (401, 403):
+            raise AuthenticationFailed(
+                f"Zendesk authentication failed (HTTP {status} for {what}): check {EMAIL} and "
+                f"{TOKEN} (or {OAUTH_TOKEN}), and that the user may read tickets. "
+                f"Zendesk said: {self.describe(response)}"
+            )
+        if status == 404:
+            raise NotFound(f"Zendesk has no such record ({what}, HTTP 404): {self.describe(response)}")
+        if status == 422 and method != "GET":
+            # For example an update to a closed ticket: Zendesk will refuse it every time.
+            raise PermanentError(f"Zendesk refused {what} (HTTP 422, a closed ticket cannot be updated): "
+                                 f"{self.describe(response)}")
+        retryable = status in (RETRY_STATUSES if idempotent else SAFE_TO_REPEAT)
+        if not retryable:
+            if 400 <= status < 500 and status not in (408, 409, 429):
+                raise PermanentError(f"Zendesk refused {what} (HTTP {status}): {self.describe(response)}")
+            raise SourceError(f"Zendesk refused {what} (HTTP {status}): {self.describe(response)}")
+        retry_after = self.retry_after(response)
+        if retry_after is not None and export and self.export_limiter is not None \
+                and retry_after <= self.max_retry_after:
+            self.export_limiter.hold_off(retry_after)
+        raise TransientError(f"Zendesk answered HTTP {status} to {what}", retry_after=retry_after)
 
     # -- helpers --------------------------------------------------------------------------
 
     def backoff(self, attempt: int) -> float:
         """Exponential back-off with jitter: half fixed, half random ("equal jitter")."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
-        return ceiling / 2 + self.jitter() * ceiling / 2
+        return self.policy().backoff(attempt)
 
     def retry_after(self, response: requests.Response) -> float | None:
         value = (response.headers.get("Retry-After") or "").strip()

@@ -119,6 +119,9 @@ def to_ticket(raw: Mapping[str, Any], users: Mapping[int, Mapping[str, Any]], ba
         status=careloop_status(raw),
         merged_into=merged_into or merge_target(raw),
         url=agent_url(base, ticket_id),
+        # An incident linked to a Zendesk problem ticket joins that ticket's Careloop problem.
+        linked_to=str(problem) if (problem := _maybe_int(raw.get("problem_id"))) else None,
+        linked_url=agent_url(base, problem) if problem else None,
     )
 
 

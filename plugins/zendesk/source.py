@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.plugin_api import (
+    PermanentError,
     Setting,
     SourceError,
     Ticket,
@@ -34,7 +35,7 @@ from app.plugin_api import (
     WebhookRejected,
     WebhookResult,
 )
-from plugins.zendesk import mapping
+from plugins.zendesk import filters, mapping
 from plugins.zendesk.client import (
     EMAIL,
     OAUTH_TOKEN,
@@ -46,6 +47,7 @@ from plugins.zendesk.client import (
     base_url,
     check_settings,
 )
+from plugins.zendesk.filters import TicketFilter
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,25 @@ SETTINGS = (
     Setting(WRITE_BACK, "Post a public reply on the ticket when a change is published (on/off)", default="on"),
     Setting(REQUESTS_PER_MINUTE, "Incremental export requests per minute (Zendesk allows 10; 0 = no limit, "
                                  "for local test servers only)", default=str(EXPORT_LIMIT_PER_MINUTE)),
+    *filters.SETTINGS,
 )
+
+
+def invalid_settings(settings: Mapping[str, str]) -> list[str]:
+    """Mistyped values, one line each, checked at start-up (empty when all are understood)."""
+    wrong = []
+    try:
+        flag(settings, WRITE_BACK, True)
+    except SourceError as error:
+        wrong.append(str(error))
+    raw = (settings.get(REQUESTS_PER_MINUTE) or "").strip()
+    if raw and not raw.lstrip("-").isdigit():
+        wrong.append(f"{REQUESTS_PER_MINUTE} must be a whole number (10 for Zendesk), not {raw!r}.")
+    try:
+        parse_start(settings.get(START), time.time())
+    except SourceError as error:
+        wrong.append(str(error))
+    return wrong + filters.problems(settings)
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -147,7 +167,18 @@ class ZendeskSource:
     def ticket_source(self) -> TicketSource:
         return TicketSource(name=self.name, title=self.title, settings=SETTINGS, fetch=self.fetch,
                             write_back=self.write_back, handle_webhook=self.handle_webhook,
-                            check=_missing_settings, write_back_enabled=lambda s: flag(s, WRITE_BACK, True))
+                            check=_missing_settings, write_back_enabled=lambda s: flag(s, WRITE_BACK, True),
+                            validate=invalid_settings, test_connection=self.test_connection)
+
+    def test_connection(self, settings: Mapping[str, str]) -> str:
+        """Who Careloop signs in as (``GET /api/v2/users/me.json``), for the Sources page."""
+        with self.client(settings) as client:
+            client.max_retries = 1
+            _, body = client.get_json("/api/v2/users/me.json")
+        user = body.get("user") if isinstance(body.get("user"), Mapping) else {}
+        if not user.get("id"):
+            raise SourceError("Zendesk answered as an anonymous user: check the email and API token.")
+        return f"Signed in to Zendesk as {user.get('name') or user.get('email')} ({user.get('role') or 'unknown role'})."
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -178,6 +209,7 @@ class ZendeskSource:
         pages already yielded, so the core keeps them and the next run resumes.
         """
         kind, value = parse_cursor(cursor, settings, self.wall())
+        wanted = TicketFilter.from_settings(settings)
         client = self.client(settings, export=True)
         base = client.base
         try:
@@ -202,7 +234,7 @@ class ZendeskSource:
                 if not isinstance(raw_tickets, list):
                     raise SourceError("Zendesk's export page has no list of tickets; "
                                       f"keys were {sorted(body)[:10]}.")
-                tickets = self._tickets(client, base, raw_tickets, body.get("users"))
+                tickets = self._tickets(client, base, raw_tickets, body.get("users"), wanted)
                 after = body.get("after_cursor")
                 # The end: Zendesk says so, gives no cursor, or sends us back where we were.
                 end = bool(body.get("end_of_stream")) or not after or (
@@ -221,7 +253,8 @@ class ZendeskSource:
             return True
         return kind == "start" and int(value) > self.wall() - 5 * TOO_RECENT
 
-    def _tickets(self, client: ZendeskClient, base: str, raw_tickets: list, raw_users: Any) -> list[Ticket]:
+    def _tickets(self, client: ZendeskClient, base: str, raw_tickets: list, raw_users: Any,
+                 wanted: TicketFilter | None = None) -> list[Ticket]:
         users = mapping.users_by_id(raw_users if isinstance(raw_users, list) else ())
         tickets = []
         for raw in raw_tickets:
@@ -229,8 +262,14 @@ class ZendeskSource:
                 # Skipped, not fatal: stopping here would stop every later run at this page.
                 log.warning("Skipped an entry without a ticket id in Zendesk's answer: %.200r", raw)
                 continue
+            deleted = mapping.careloop_status(raw) == "deleted"
+            excluded = None if deleted or wanted is None else wanted.why_not(raw)
+            if excluded:
+                tickets.append(Ticket(external_id=str(mapping.ticket_id(raw)), text="", excluded=excluded,
+                                      url=mapping.agent_url(base, mapping.ticket_id(raw))))
+                continue
             merged_into = None
-            if mapping.careloop_status(raw) != "deleted" and mapping.closed_by_merge(raw):
+            if not deleted and mapping.closed_by_merge(raw):
                 merged_into = mapping.merge_target(raw) or self._merge_target(client, mapping.ticket_id(raw))
             tickets.append(mapping.to_ticket(raw, users, base, merged_into=merged_into))
         return mapping.targets_first(tickets)
@@ -260,7 +299,8 @@ class ZendeskSource:
             raw = body.get("ticket")
             if not isinstance(raw, Mapping):
                 raise SourceError(f"Zendesk's answer for ticket {ticket_id} has no ticket in it.")
-            tickets = self._tickets(client, client.base, [raw], body.get("users"))
+            tickets = self._tickets(client, client.base, [raw], body.get("users"),
+                                    TicketFilter.from_settings(settings))
             if not tickets:
                 raise SourceError(f"Zendesk's answer for ticket {ticket_id} has no ticket id in it.")
             return tickets[0]
@@ -270,8 +310,8 @@ class ZendeskSource:
     def write_back(self, settings: Mapping[str, str], external_id: str, body: str) -> None:
         """Post ``body`` as a public comment on the ticket (PUT /api/v2/tickets/{id}.json)."""
         if not flag(settings, WRITE_BACK, True):
-            log.info("Zendesk write-back is off (%s); not replying on ticket %s", WRITE_BACK, external_id)
-            return
+            # Never pretend: the core withdraws replies while write-back is off.
+            raise PermanentError(f"Zendesk write-back is off ({WRITE_BACK}); the reply was withdrawn, not posted.")
         ticket_id = str(external_id).strip()
         if not ticket_id.isdigit():
             raise SourceError(f"{external_id!r} is not a Zendesk ticket id.")

@@ -75,6 +75,8 @@ MATRIX = {
     "admin.sign_out_user": ADMIN,
     "admin.sources": ADMIN,
     "admin.run_source": ADMIN,
+    "admin.test_source": ADMIN,
+    "admin.preview_source": ADMIN,
     "admin.outbox": ADMIN,
     "admin.outbox_message": ADMIN,
     "admin.outbox_message_html": ADMIN,

@@ -1,5 +1,10 @@
-"""An import killed mid-run (SIGKILL, no clean-up at all) and run again ends with every
-ticket exactly once: the cursor is committed with the page it covers."""
+"""A real `careloop import zendesk` process killed with SIGKILL (no clean-up at all), mid-page
+and between pages, then run again at once: it is not blocked by the dead run, resumes from
+the last page committed, and every ticket ends up stored exactly once.
+
+The lock is a PostgreSQL advisory lock on the run's own connection, or an flock beside the
+SQLite file: both vanish with the process. Run on SQLite and PostgreSQL (DATABASE_URL).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from werkzeug import Request
 
 from app.extensions import db
 from app.imports.importer import import_from_source
-from app.models import Report, SourceState
+from app.models import ImportRun, Report, SourceState
 from tests.plugins.test_zendesk import (  # noqa: F401 - configure is a fixture
     EMAIL,
     EXPORT,
@@ -28,24 +34,21 @@ from tests.plugins.test_zendesk import (  # noqa: F401 - configure is a fixture
 )
 
 PAGES = 6
-PER_PAGE = 50
+PER_PAGE = 40
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_an_import_killed_mid_run_resumes_with_every_ticket_exactly_once(app, app_ctx, httpserver, configure):
-    third_page_served, release = threading.Event(), threading.Event()
+def page_for(request: Request):
+    cursor = request.args.get("cursor")
+    index = int(cursor.removeprefix("c")) if cursor else 0
+    tickets = [zticket(1000 + index * PER_PAGE + n, f"Ticket {index}-{n}: error code Z{index * PER_PAGE + n} "
+                                                     f"on screen {n % 7}, shop {index}")
+               for n in range(PER_PAGE)]
+    last = index == PAGES - 1
+    return index, json_response(export_page(tickets, None if last else f"c{index + 1}", last))
 
-    def handle(request: Request):
-        cursor = request.args.get("cursor")
-        index = int(cursor.removeprefix("c")) if cursor else 0
-        if index >= 3:
-            third_page_served.set()
-            release.wait(30)  # hold the rest back: the process is killed while it waits
-        tickets = [zticket(1000 + index * PER_PAGE + n) for n in range(PER_PAGE)]
-        last = index == PAGES - 1
-        return json_response(export_page(tickets, None if last else f"c{index + 1}", last))
 
-    httpserver.expect_request(EXPORT).respond_with_handler(handle)
+def start_import(app, httpserver) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -57,35 +60,126 @@ def test_an_import_killed_mid_run_resumes_with_every_ticket_exactly_once(app, ap
         "CARELOOP_ZENDESK_REQUESTS_PER_MINUTE": "0",
     }
     careloop = Path(sys.executable).with_name("careloop")
-    process = subprocess.Popen([str(careloop), "import", "zendesk"], env=env, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen([str(careloop), "import", "zendesk"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stored_count() -> int:
+    db.session.rollback()
+    return db.session.scalar(db.select(db.func.count(Report.id)))
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+
+
+def assert_next_run_resumes_at_once_with_everything_exactly_once(configure, httpserver, cursor_at_kill):
+    configure(requests_per_minute="0")
+    asked = []
+    httpserver.clear()
+    httpserver.expect_request(EXPORT).respond_with_handler(lambda r: (asked.append(r.args.get("cursor")),
+                                                                      page_for(r)[1])[1])
+    result = import_from_source("zendesk")  # at once: no lease to wait out
+    assert result.ok, result.error_message
+    # resumed at the last committed page (or at the start, when no page was whole)
+    assert asked[0] == (cursor_at_kill.removeprefix("cursor:") if cursor_at_kill else None)
+    ids = db.session.scalars(db.select(Report.external_id)).all()
+    assert len(ids) == len(set(ids)) == PAGES * PER_PAGE  # nothing lost, nothing doubled
+    killed = db.session.scalars(db.select(ImportRun).order_by(ImportRun.id)).all()[0]
+    assert killed.finished_at is not None and "without finishing" in killed.error_message
+    assert db.session.get(SourceState, "zendesk").running_since is None
+
+
+def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpserver, configure):
+    fourth_asked, release = threading.Event(), threading.Event()
+
+    def handle(request: Request):
+        index, response = page_for(request)
+        if index == 3:
+            fourth_asked.set()
+            release.wait(60)  # the process is killed while it waits for this page
+        return response
+
+    httpserver.expect_request(EXPORT).respond_with_handler(handle)
+    process = start_import(app, httpserver)
     try:
-        assert third_page_served.wait(60), "the import never reached the fourth page"
-        time.sleep(0.5)
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        assert fourth_asked.wait(120), "the import never asked for the fourth page"
+        kill(process)
     finally:
         if process.poll() is None:
             process.kill()
         release.set()
 
-    db.session.expire_all()
-    stored = db.session.scalars(db.select(Report.external_id)).all()
-    assert len(stored) == 3 * PER_PAGE  # three whole pages, nothing partial
-    state = db.session.get(SourceState, "zendesk")
-    assert state.cursor == "cursor:c3" and state.running_since is not None  # the claim the kill left
+    assert stored_count() == 3 * PER_PAGE
+    cursor = db.session.get(SourceState, "zendesk").cursor
+    assert cursor == "cursor:c3"
+    assert_next_run_resumes_at_once_with_everything_exactly_once(configure, httpserver, cursor)
 
-    # The next run takes over the stale claim and resumes from the saved cursor.
-    state.running_since = state.running_since.replace(year=state.running_since.year - 1)
-    db.session.commit()
-    httpserver.clear()
-    httpserver.expect_request(EXPORT).respond_with_handler(
-        lambda request: json_response(export_page(
-            [zticket(1000 + int(request.args["cursor"][1:]) * PER_PAGE + n) for n in range(PER_PAGE)],
-            None if request.args["cursor"] == f"c{PAGES - 1}" else f"c{int(request.args['cursor'][1:]) + 1}",
-            request.args["cursor"] == f"c{PAGES - 1}")))
-    configure(requests_per_minute="0")
-    result = import_from_source("zendesk")
-    assert result.ok and result.created == 3 * PER_PAGE
-    ids = db.session.scalars(db.select(Report.external_id)).all()
-    assert len(ids) == len(set(ids)) == PAGES * PER_PAGE
+
+def test_killed_mid_page_the_next_run_resumes_at_once(app, app_ctx, httpserver, configure):
+    httpserver.expect_request(EXPORT).respond_with_handler(lambda r: page_for(r)[1])
+    process = start_import(app, httpserver)
+    try:
+        # Freeze the process (SIGSTOP) as soon as it has stored part of a page; if it froze
+        # on a page boundary, let it go on and try again on a later page. Then SIGKILL.
+        caught = None
+        while process.poll() is None and caught is None:
+            count = stored_count()
+            if count % PER_PAGE:
+                process.send_signal(signal.SIGSTOP)
+                count = stored_count()
+                if count % PER_PAGE and count < (PAGES - 1) * PER_PAGE:
+                    caught = count
+                else:
+                    process.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
+        assert caught is not None, "the import finished before it could be caught mid-page"
+        kill(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    stored = stored_count()
+    assert stored == caught and stored % PER_PAGE  # part of a page is stored...
+    cursor = db.session.get(SourceState, "zendesk").cursor
+    whole_pages = stored // PER_PAGE
+    # ...and the cursor is the one after the last whole page (the start, before the first)
+    assert cursor == (f"cursor:c{whole_pages}" if whole_pages else None)
+    assert_next_run_resumes_at_once_with_everything_exactly_once(configure, httpserver, cursor)
+
+
+@pytest.mark.parametrize("holder_alive", [True, False])
+def test_a_live_run_still_excludes_another_but_a_dead_one_does_not(app, app_ctx, httpserver, configure,
+                                                                    holder_alive):
+    """Another process holds the import (a live run); stopping it frozen still excludes a
+    second run; once it is killed, a run goes ahead at once."""
+    fourth_asked, release = threading.Event(), threading.Event()
+
+    def handle(request: Request):
+        index, response = page_for(request)
+        if index == 1:
+            fourth_asked.set()
+            release.wait(60)
+        return response
+
+    httpserver.expect_request(EXPORT).respond_with_handler(handle)
+    process = start_import(app, httpserver)
+    try:
+        assert fourth_asked.wait(120)
+        if holder_alive:
+            result = import_from_source("zendesk")
+            assert not result.ok and "already running" in result.error_message
+        else:
+            kill(process)
+            release.set()  # the killed run's request is answered into the void
+            configure(requests_per_minute="0")
+            httpserver.clear()
+            httpserver.expect_request(EXPORT).respond_with_handler(
+                lambda r: json_response(export_page([zticket(9999)], None, True)))  # the rest, in short
+            result = import_from_source("zendesk")
+            assert result.ok and result.created == 1
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.wait(120)

@@ -199,7 +199,9 @@ def test_same_millisecond_issues_resume_exactly(fake, clock):
 
     # A run stopped after the page that ended inside the millisecond ([SUP-10, SUP-21])...
     cursor = next(p for p in everything if "SUP-21" in [t.external_id for t in p.tickets]).cursor
-    assert json.loads(cursor) == {"v": 1, "updated": at, "since": at - OVERLAP_MS, "seen": {"SUP-21": at}}
+    saved = json.loads(cursor)
+    assert set(saved.pop("sums")) == {"SUP-21"}  # what was imported at the watermark's exact time
+    assert saved == {"v": 1, "updated": at, "since": at - OVERLAP_MS, "seen": {"SUP-21": at}}
     # ...resumes with the other issues of that millisecond, and only them.
     assert keys(run(source, settings, cursor)) == ["SUP-22", "SUP-23"]
     assert f"updated >= {at - OVERLAP_MS}" in fake.requests[-1]["args"]["jql"][0]
@@ -251,8 +253,10 @@ def test_the_cursor_forgets_issues_older_than_the_overlap():
     for key, ms in [("SUP-1", 1_000), ("SUP-2", OVERLAP_MS + 2_000), ("SUP-3", OVERLAP_MS + 2_000)]:
         assert mark.take({"key": key, "fields": {"updated": ms}})
     assert not mark.take({"key": "SUP-3", "fields": {"updated": OVERLAP_MS + 2_000}})
-    assert json.loads(mark.encode()) == {"v": 1, "updated": OVERLAP_MS + 2_000, "since": 2_000,
-                                         "seen": {"SUP-2": OVERLAP_MS + 2_000, "SUP-3": OVERLAP_MS + 2_000}}
+    saved = json.loads(mark.encode())
+    assert set(saved.pop("sums")) == {"SUP-2", "SUP-3"}
+    assert saved == {"v": 1, "updated": OVERLAP_MS + 2_000, "since": 2_000,
+                     "seen": {"SUP-2": OVERLAP_MS + 2_000, "SUP-3": OVERLAP_MS + 2_000}}
 
 
 def test_after_a_bulk_change_the_overlap_is_capped_but_stays_exact(fake, clock):
@@ -335,8 +339,15 @@ def test_unreachable_jira_is_a_source_error_after_retries(clock):
     assert len(clock.sleeps) == 1
 
 
-def test_truncated_json_is_an_error_after_the_pages_already_yielded(fake, clock):
+def test_a_truncated_body_is_retried_then_the_pages_go_on(fake, clock):
     fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fields": {"summ', skip=1)
+    pages = list(make_source(clock).fetch(cloud_settings(fake), None))
+    assert keys(pages) == ["SUP-1", "SUP-2", "SUP-3", "SUP-4", "SUP-10"]
+    assert len(clock.sleeps) == 1 and len(fake.calls(SEARCH)) == 4  # one page asked for twice
+
+
+def test_a_body_truncated_every_time_is_an_error_after_the_pages_already_yielded(fake, clock):
+    fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fields": {"summ', skip=1, times=6)
     fetched = make_source(clock).fetch(cloud_settings(fake), None)
     first = next(fetched)
     assert [t.external_id for t in first.tickets] == ["SUP-1", "SUP-2"]
@@ -424,7 +435,7 @@ def test_an_edited_issue_updates_its_report_never_a_second_one(fake, configure):
 
 def test_truncated_page_keeps_earlier_pages_and_the_next_run_resumes(fake, configure):
     configure(cloud_settings(fake))
-    fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fie', skip=1)
+    fake.fail(SEARCH, 200, body='{"issues": [{"id": "10103", "key": "SUP-3", "fie', skip=1, times=6)
     first = import_from_source("jira")
 
     assert not first.ok and "not complete JSON" in first.error_message
@@ -672,11 +683,11 @@ def test_add_remote_link_is_idempotent(fake):
 
 
 def test_status_category(fake):
-    settings = cloud_settings(fake)
+    settings = cloud_settings(fake, CARELOOP_JIRA_DONE_WHEN="done")
     assert [status_category(settings, k) for k in ("SUP-1", "SUP-2", "SUP-3")] == ["new", "indeterminate", "done"]
     fake.touch("SUP-4", status="undefined")
     assert status_category(settings, "SUP-4") == "new"
-    assert fake.calls("/rest/api/3/issue/SUP-1")[0]["args"]["fields"] == ["status"]
+    assert fake.calls("/rest/api/3/issue/SUP-1")[0]["args"]["fields"] == ["status,fixVersions"]
     with pytest.raises(SourceError, match="404"):
         status_category(settings, "SUP-999")
     with pytest.raises(ValueError):

@@ -75,7 +75,7 @@ def test_done_work_asks_the_owner_and_tells_nobody_else(jira, owned, client, aut
     link_work(problem, owner, "jira", "OPS-8")
     db.session.commit()
     assert check_linked_work("jira") == (1, 0)
-    jira.touch("OPS-8", status="done")
+    jira.touch("OPS-8", status="done", fix_versions=[{"name": "2.4", "released": True}])
     before = {m.id for m in db.session.scalars(db.select(Message))}
     assert check_linked_work("jira") == (1, 1)
     new = [m for m in db.session.scalars(db.select(Message)) if m.id not in before]

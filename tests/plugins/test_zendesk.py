@@ -18,7 +18,7 @@ from werkzeug import Request, Response
 from app.extensions import db
 from app.imports.importer import import_from_source
 from app.models import ImportRun, Report, SourceState
-from app.plugin_api import SourceError
+from app.plugin_api import PermanentError, SourceError
 from app.plugins.manager import source_settings, ticket_sources
 from plugins.zendesk.source import SETTINGS, sign
 from tests.plugins.fake_time import FakeTime
@@ -103,6 +103,7 @@ class FakeZendesk:
         self.comments: dict[str, dict] = {}
         self.put_responses: list[Response] = []
         self.log: list[dict] = []
+        self.on_me: dict | None = None  # GET /api/v2/users/me.json (anonymous unless set)
 
     def on_export(self, key: str, *responses) -> None:
         self.export[key] = [r if isinstance(r, Response) else json_response(r) for r in responses]
@@ -118,6 +119,8 @@ class FakeZendesk:
             args = request.args
             key = f"cursor:{args['cursor']}" if "cursor" in args else f"start:{args.get('start_time')}"
             return self._next(self.export, key)
+        if request.path == "/api/v2/users/me.json":
+            return json_response(self.on_me or {"user": {"id": None, "name": "Anonymous user", "role": "end-user"}})
         if match := re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", request.path):
             if match.group(1) in self.comments:
                 return json_response(self.comments[match.group(1)])
@@ -329,7 +332,7 @@ def test_endless_503_gives_up_after_bounded_retries(zd):
     result = import_from_source("zendesk")
 
     assert not result.ok
-    assert "kept answering HTTP 503" in result.error_message
+    assert "HTTP 503" in result.error_message and "gave up after 6 attempts" in result.error_message
     assert len(zd.exports()) == 6  # the first try and five retries
     assert reports() == [] and saved_cursor() is None
 
@@ -362,16 +365,30 @@ def test_the_limit_can_be_lifted_for_local_servers(zd, configure, fake_time):
 # -- errors ------------------------------------------------------------------------------
 
 
-def test_truncated_json_keeps_earlier_pages_and_the_next_run_resumes(zd):
+def test_a_truncated_page_is_retried_and_the_run_goes_on(zd, fake_time):
     page_2 = json.dumps(load("export_page_2.json"))
     zd.on_export(f"start:{START_EPOCH}", load("export_page_1.json"))
     zd.on_export("cursor:Q1VSU09SLTE=",
                  Response(page_2[: len(page_2) // 2], content_type="application/json"),
                  Response(page_2, content_type="application/json"))
 
+    result = import_from_source("zendesk")
+
+    assert result.ok and result.created == 5
+    assert [e["args"].get("cursor") for e in zd.exports()] == [None, "Q1VSU09SLTE=", "Q1VSU09SLTE="]
+    assert len(fake_time.sleeps) == 1  # one back-off before the retry
+    assert sorted(r.external_id for r in reports()) == ["101", "102", "103", "104", "105"]
+
+
+def test_a_page_that_stays_truncated_stops_at_the_last_good_page_and_the_next_run_resumes(zd):
+    page_2 = json.dumps(load("export_page_2.json"))
+    zd.on_export(f"start:{START_EPOCH}", load("export_page_1.json"))
+    zd.on_export("cursor:Q1VSU09SLTE=", *[Response(page_2[: len(page_2) // 2], content_type="application/json")] * 6,
+                 Response(page_2, content_type="application/json"))
+
     first = import_from_source("zendesk")
 
-    assert not first.ok and "not valid JSON" in first.error_message
+    assert not first.ok and "not valid JSON" in first.error_message and "resumes" in first.error_message
     assert first.created == 3
     assert saved_cursor() == "cursor:Q1VSU09SLTE="
     run = db.session.scalar(db.select(ImportRun).order_by(ImportRun.id.desc()))
@@ -531,7 +548,8 @@ def test_write_back_errors_raise_source_error(zd):
 def test_write_back_can_be_turned_off(zd, configure):
     configure(write_back="off")
 
-    ticket_sources()["zendesk"].write_back(ticket_settings(), "101", "Fixed.")
+    with pytest.raises(PermanentError, match="write-back is off"):
+        ticket_sources()["zendesk"].write_back(ticket_settings(), "101", "Fixed.")
 
     assert zd.log == []
 
