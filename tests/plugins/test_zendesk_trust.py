@@ -318,6 +318,6 @@ def test_the_command_line_says_the_mistyped_setting_in_one_line(app, tmp_path):
            "CARELOOP_ZENDESK_WRITE_BACK": "disabled"}
     careloop = Path(sys.executable).with_name("careloop")
     done = subprocess.run([str(careloop), "import", "zendesk"], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "Careloop cannot start, a setting is wrong: CARELOOP_ZENDESK_WRITE_BACK must be on or off, " \
            "not 'disabled'." in done.stderr
