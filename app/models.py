@@ -429,6 +429,8 @@ class GroupingReview(db.Model):
     candidate_problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
     score: Mapped[float]
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | confirmed | rejected
+    # Other likely problems, best first, as [[problem_id, score], ...] (migration 0017).
+    alternatives: Mapped[list | None] = mapped_column(JSON)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,6 +32,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from ..extensions import db
+from . import rules
 from .models import SimilarityChange, SimilarityVector
 
 if TYPE_CHECKING:
@@ -374,23 +375,24 @@ class DatabaseIndex(SimilarityIndex):
 
     # -- searching ---------------------------------------------------------------------
 
-    def _search(self, vector: np.ndarray, marks: int, candidates: int,
-                problem_ids: Iterable[int] | None, exclude_report_id: int | None):
-        """Rows of the best candidates and their calibrated scores, best first."""
+    def _candidate_rows(self, vector: np.ndarray, candidates: int, problem_ids: Iterable[int] | None,
+                        exclude_report_id: int | None, words: range | None = None) -> np.ndarray:
+        """The rows nearest to ``vector`` by Hamming distance of their sign bits (``words``:
+        which 64-bit words of the codes to compare; all by default), unordered."""
         n = self._n
         if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.int64)
         query = self._codes_of(vector[None, :])[0]
         distance = np.zeros(n, np.uint16)
         scratch = np.empty(n, np.uint64)
-        for word in range(self.words):
+        for word in words if words is not None else range(self.words):
             np.bitwise_xor(self._codes[word, :n], query[word], out=scratch)
             distance += np.bitwise_count(scratch)
         invalid = ~self._alive[:n]
         if problem_ids is not None:
             wanted = np.fromiter(problem_ids, np.int64)
             if not len(wanted):
-                return np.zeros(0, np.int64), np.zeros(0)
+                return np.zeros(0, np.int64)
             allowed = np.zeros(int(wanted.max()) + 1, bool)
             allowed[wanted[wanted >= 0]] = True
             problems = self._problem[:n]
@@ -405,7 +407,7 @@ class DatabaseIndex(SimilarityIndex):
         distance += invalid.view(np.uint8) * np.uint16(FAR)  # no real distance reaches FAR
         valid = n - int(np.count_nonzero(invalid))
         if valid == 0:
-            return np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.int64)
         take = min(candidates, valid)
         # The rows within the smallest distance that reaches ``take`` rows (ties included):
         # a histogram of distances is several times cheaper than a partial sort.
@@ -414,6 +416,14 @@ class DatabaseIndex(SimilarityIndex):
         rows = np.flatnonzero(distance <= limit)
         if len(rows) > 4 * take:
             rows = rows[np.argpartition(distance[rows], take - 1)[:take]]
+        return rows
+
+    def _search(self, vector: np.ndarray, marks: int, candidates: int,
+                problem_ids: Iterable[int] | None, exclude_report_id: int | None):
+        """Rows of the best candidates and their calibrated scores, best first."""
+        rows = self._candidate_rows(vector, candidates, problem_ids, exclude_report_id)
+        if not len(rows):
+            return rows, np.zeros(0)
         cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
         scores = self.backend.calibrate(cosine)
         if marks:
@@ -423,6 +433,126 @@ class DatabaseIndex(SimilarityIndex):
             scores = np.where(conflict, scores * MARKS_PENALTY, scores)
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
+
+    # -- the evidence for a decision (see rules.py) --------------------------------------
+
+    def _part_cosines(self, rows: np.ndarray, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's and the lexical cosine of ``vector`` with the given rows (the same
+        cosine twice for a backend of one part)."""
+        vectors = self._vec[rows].astype(np.float32) * self._scale[rows][:, None]
+        parts = self.backend.parts
+        if not parts:
+            cosine = vectors @ vector
+            return cosine, cosine
+        split = parts[0]
+        # Each part has length 1/sqrt(2) in the stored vector: twice the dot product is its cosine.
+        return 2 * (vectors[:, :split] @ vector[:split]), 2 * (vectors[:, split:] @ vector[split:])
+
+    def readability(self, text: str) -> float:
+        return float(self.backend.readable(text)) if self.backend.readable else 1.0
+
+    def evidence(self, text: str, *, problem_ids: Iterable[int] | None = None,
+                 exclude_report_id: int | None = None, limit: int = rules.CANDIDATE_PROBLEMS,
+                 ignore_problem_ids: Iterable[int] = ()) -> rules.Evidence:
+        """Per-problem evidence that ``text`` belongs to the problems nearest to it (not
+        yet scored: see :func:`app.grouping.rules.score`)."""
+        vector, marks = self.encode(text)
+        readable = self.readability(text)
+        self.refresh()
+        with self._lock:
+            return self._evidence(vector, marks, readable, problem_ids, exclude_report_id, limit,
+                                  set(ignore_problem_ids))
+
+    def _evidence(self, vector, marks, readable, problem_ids, exclude_report_id, limit, ignored) -> rules.Evidence:
+        parts = self.backend.parts
+        w = rules.weight(readable) if parts else 1.0
+        words = None
+        if parts:
+            split = parts[0] // 64
+            words = range(0, split) if w >= 0.5 else range(split, self.words)
+        evidence = rules.Evidence(readable=readable)
+        rows = self._candidate_rows(vector, 256 + 64 * limit, problem_ids, exclude_report_id, words)
+        if ignored and len(rows):
+            rows = rows[~np.isin(self._problem[rows], list(ignored))]
+        if not len(rows):
+            return evidence
+        m, lex = self._part_cosines(rows, vector)
+        h = w * m + (1 - w) * lex
+        order = np.argsort(-h, kind="stable")
+        rows, h = rows[order], h[order]
+        problems: list[int] = []
+        for problem in self._problem[rows].tolist():
+            if problem not in problems:
+                problems.append(problem)
+                if len(problems) == limit:
+                    break
+        voters = self._problem[rows[: rules.VOTERS]]
+        strength = np.maximum(h[: rules.VOTERS], 0)
+        total = max(float(strength.sum()), 1e-9)
+        n = self._n
+        excluded = -1
+        if exclude_report_id is not None and exclude_report_id < len(self._row_of):
+            excluded = int(self._row_of[exclude_report_id])
+        mine = np.uint64(marks)
+        for problem in problems:
+            members = np.flatnonzero(self._alive[:n] & (self._problem[:n] == problem))
+            members = members[members != excluded][-rules.PROBLEM_REPORTS:]
+            if not len(members):
+                continue
+            mm, ll = self._part_cosines(members, vector)
+            hh = w * mm + (1 - w) * ll
+            best = members[int(np.argmax(hh))]
+            theirs = self._marks[best]
+            conflict = bool(marks) and theirs != 0 and (theirs & ~mine) != 0 and (mine & ~theirs) != 0
+            features = rules.problem_features(
+                hh, mm, ll, w=w, size=len(members), conflict=conflict,
+                vote=float((strength * (voters == problem)).sum()) / total,
+            )
+            evidence.candidates.append(rules.Candidate(int(problem), int(self._report[best]), features))
+        rules.add_margins(evidence.candidates)
+        return evidence
+
+    def title_candidates(self, text: str, titles: dict[int, str]) -> list[rules.Candidate]:
+        """Evidence that ``text`` is about each problem judged by its title alone (a
+        public title a customer recognises), as candidates with one report each."""
+        titles = {p: t for p, t in titles.items() if t and t.strip()}
+        if not titles:
+            return []
+        vector, _marks = self.encode(text)
+        readable = self.readability(text)
+        parts = self.backend.parts
+        w = rules.weight(readable) if parts else 1.0
+        self.prime(list(titles.values()))
+        vectors = np.vstack([self.encode(t)[0] for t in titles.values()])
+        if parts:
+            split = parts[0]
+            m = 2 * (vectors[:, :split] @ vector[:split])
+            lex = 2 * (vectors[:, split:] @ vector[split:])
+        else:
+            m = lex = vectors @ vector
+        out = []
+        for i, problem_id in enumerate(titles):
+            features = rules.problem_features(np.array([w * m[i] + (1 - w) * lex[i]]), m[i:i + 1], lex[i:i + 1],
+                                              w=w, size=1, vote=0.0, conflict=False)
+            out.append(rules.Candidate(int(problem_id), 0, features))
+        return out
+
+    def features_for(self, text: str, problem_id: int, *, exclude_report_id: int | None = None,
+                     ignore_problem_ids: Iterable[int] = ()) -> dict[str, float] | None:
+        """The evidence that ``text`` is about ``problem_id`` (its features, margin included,
+        against the nearest other problems), or None if that problem has no indexed report."""
+        evidence = self.evidence(text, exclude_report_id=exclude_report_id, ignore_problem_ids=ignore_problem_ids)
+        for candidate in evidence.candidates:
+            if candidate.problem_id == problem_id:
+                return dict(candidate.features)
+        alone = self.evidence(text, problem_ids=[problem_id], exclude_report_id=exclude_report_id, limit=1)
+        if not alone.candidates:
+            return None
+        features = dict(alone.candidates[0].features)
+        best_other = max((c.features["h1"] for c in evidence.candidates), default=0.0)
+        features["margin"] = features["h1"] - best_other
+        features["vote"] = 0.0
+        return features
 
     def _problems_from(self, rows, scores, limit: int) -> list[Match]:
         matches: list[Match] = []

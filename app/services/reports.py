@@ -231,6 +231,10 @@ def move_report(
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
     told_where = target is not None  # a split starts a new problem: nothing to tell yet
+    if grouping == "moved":  # a leader's own move is a labelled decision for the grouping
+        from .grouping import learn_from_move
+
+        learn_from_move(report, source, target, actor)
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
