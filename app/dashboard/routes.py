@@ -42,6 +42,15 @@ def index():
     return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline())
 
 
+@bp.route("/dashboard/grouping")
+@leader_required
+def grouping():
+    """How well duplicate grouping works, month by month (app/grouping/panel.py)."""
+    from ..grouping.panel import grouping_panel
+
+    return render_template("dashboard/grouping.html", months=grouping_panel())
+
+
 @bp.route("/dashboard/<figure>.csv")
 @leader_required
 def figure_csv(figure):

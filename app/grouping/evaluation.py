@@ -97,7 +97,7 @@ def run_evaluation(
         "CARELOOP_BASE_URL": "http://grouping-eval.invalid",
     })
     labels: dict[int, str] = {}
-    langs: dict[int, str | None] = {}
+    texts: dict[int, str] = {}
     problem_labels: dict[int, Counter] = {}
     started_by: dict[int, str] = {}  # a problem's label: the label of the report that started it
     outcomes: list[dict] = []
@@ -110,7 +110,7 @@ def run_evaluation(
             index = similarity_index()
             leader = None
             if simulate_leader:
-                leader = services.create_user(name="Simulated leader", email="leader@grouping-eval.invalid",
+                leader = services.create_user(name="Simulated leader", email="grouping-eval-leader@example.org",
                                               role=Role.ADMIN, password="not-used-for-signing-in-1")
                 db.session.commit()
             started = time.perf_counter()
@@ -154,7 +154,7 @@ def run_evaluation(
                 if report.problem_id not in started_by:
                     started_by[report.problem_id] = label
                 labels[report.id] = label
-                langs[report.id] = lang
+                texts[report.id] = text
                 problem_labels.setdefault(report.problem_id, Counter())[label] += 1
                 outcomes.append(outcome)
                 if leader is not None:
@@ -170,7 +170,8 @@ def run_evaluation(
                 if per_label[label] < 2:
                     continue
                 asked += 1
-                neighbours = [labels.get(r) for r, _ in index.report_neighbours(report_id, limit=5)]
+                neighbours = [labels.get(r) for r, _ in index.report_neighbours(
+                    report_id, limit=5, readable=index.readability(texts[report_id]))]
                 hit1 += bool(neighbours) and neighbours[0] == label
                 hit5 += label in neighbours
             final = db.session.execute(sa.select(Report.id, Report.problem_id)).all()

@@ -419,12 +419,21 @@ class DatabaseIndex(SimilarityIndex):
         return rows
 
     def _search(self, vector: np.ndarray, marks: int, candidates: int,
-                problem_ids: Iterable[int] | None, exclude_report_id: int | None):
-        """Rows of the best candidates and their calibrated scores, best first."""
-        rows = self._candidate_rows(vector, candidates, problem_ids, exclude_report_id)
+                problem_ids: Iterable[int] | None, exclude_report_id: int | None, w: float = 1.0):
+        """Rows of the best candidates and their calibrated scores, best first. For a
+        backend of two parts, ``w`` weighs the model's cosine against the lexical one."""
+        words = None
+        if self.backend.parts:
+            split = self.backend.parts[0] // 64
+            words = range(0, split) if w >= 0.5 else range(split, self.words)
+        rows = self._candidate_rows(vector, candidates, problem_ids, exclude_report_id, words)
         if not len(rows):
             return rows, np.zeros(0)
-        cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
+        if self.backend.parts:
+            m, lex = self._part_cosines(rows, vector)
+            cosine = w * m + (1 - w) * lex
+        else:
+            cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
         scores = self.backend.calibrate(cosine)
         if marks:
             theirs = self._marks[rows]
@@ -488,7 +497,6 @@ class DatabaseIndex(SimilarityIndex):
                     break
         voters = self._problem[rows[: rules.VOTERS]]
         strength = np.maximum(h[: rules.VOTERS], 0)
-        total = max(float(strength.sum()), 1e-9)
         n = self._n
         excluded = -1
         if exclude_report_id is not None and exclude_report_id < len(self._row_of):
@@ -506,7 +514,7 @@ class DatabaseIndex(SimilarityIndex):
             conflict = bool(marks) and theirs != 0 and (theirs & ~mine) != 0 and (mine & ~theirs) != 0
             features = rules.problem_features(
                 hh, mm, ll, w=w, size=len(members), conflict=conflict,
-                vote=float((strength * (voters == problem)).sum()) / total,
+                vote=float((strength * (voters == problem)).sum()) / rules.VOTERS,
             )
             evidence.candidates.append(rules.Candidate(int(problem), int(self._report[best]), features))
         rules.add_margins(evidence.candidates)
@@ -576,22 +584,25 @@ class DatabaseIndex(SimilarityIndex):
         customer may see); ``exclude_report_id`` leaves out a report (the one being decided).
         """
         vector, marks = self.encode(text)
+        w = rules.weight(self.readability(text))
         self.refresh()
         with self._lock:
-            rows, scores = self._search(vector, marks, 256 + 64 * limit, problem_ids, exclude_report_id)
+            rows, scores = self._search(vector, marks, 256 + 64 * limit, problem_ids, exclude_report_id, w)
             return self._problems_from(rows, scores, limit)
 
     def similar_reports(self, text: str, *, limit: int = 5,
                         exclude_report_id: int | None = None) -> list[tuple[int, float]]:
         """Reports whose text resembles ``text``, as ``(report_id, score)``, best first."""
         vector, marks = self.encode(text)
+        w = rules.weight(self.readability(text))
         self.refresh()
         with self._lock:
-            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, exclude_report_id)
+            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, exclude_report_id, w)
             return [(int(self._report[r]), round(float(s), 4)) for r, s in zip(rows[:limit], scores[:limit])]
 
-    def report_neighbours(self, report_id: int, *, limit: int = 5) -> list[tuple[int, float]]:
-        """Reports most similar to a stored report (itself left out), from its stored vector."""
+    def report_neighbours(self, report_id: int, *, limit: int = 5, readable: float = 1.0) -> list[tuple[int, float]]:
+        """Reports most similar to a stored report (itself left out), from its stored vector
+        (``readable``: the report text's readability, for a backend of two parts)."""
         self.refresh()
         with self._lock:
             if report_id >= len(self._row_of) or self._row_of[report_id] < 0:
@@ -600,7 +611,7 @@ class DatabaseIndex(SimilarityIndex):
             vector = self._vec[row].astype(np.float32) * self._scale[row]
             vector /= max(float(np.linalg.norm(vector)), 1e-12)
             marks = int(self._marks[row])
-            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, report_id)
+            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, report_id, rules.weight(readable))
             return [(int(self._report[r]), round(float(s), 4)) for r, s in zip(rows[:limit], scores[:limit])]
 
     def size(self) -> int:

@@ -47,16 +47,28 @@ def configured(app: Flask) -> rules.Thresholds:
 
 
 def fit(x: np.ndarray, y: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
-    """Logistic regression by Newton's method with a Gaussian prior around ``prior``."""
+    """Logistic regression by Newton's method (with step halving) and a Gaussian prior
+    around ``prior``: the maximum a posteriori weights."""
     xb = np.hstack([x, np.ones((len(x), 1))])
-    w = prior.astype(np.float64).copy()
-    for _ in range(50):
+    prior = prior.astype(np.float64)
+
+    def loss(w):
+        z = xb @ w
+        return float((np.logaddexp(0, z) - y * z).sum() + 0.5 * strength * ((w - prior) ** 2).sum())
+
+    w = prior.copy()
+    current = loss(w)
+    for _ in range(100):
         p = 1 / (1 + np.exp(-np.clip(xb @ w, -50, 50)))
         grad = xb.T @ (p - y) + strength * (w - prior)
         hess = (xb * (p * (1 - p))[:, None]).T @ xb + strength * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-7:
+        t = 1.0
+        while t > 1e-6 and loss(w - t * step) > current:
+            t /= 2
+        w = w - t * step
+        current = loss(w)
+        if np.abs(t * step).max() < 1e-7:
             break
     return w
 

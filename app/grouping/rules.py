@@ -9,7 +9,8 @@ for each problem compares the text with *all* its reports (the latest 200). The 
 - ``rm1`` / ``rl1`` / ``l1``: the model's and the lexical best cosine, weighted by
   readability, and the lexical best unweighted (shared words);
 - ``margin``: how far the problem's best similarity is above the best other problem's;
-- ``vote``: the problem's share of the ten nearest reports (weighted by similarity);
+- ``vote``: the similarity the problem's reports bring among the ten nearest reports,
+  divided by ten (many close reports of one problem: high; one far report: low);
 - ``conflict``: 1 when the text and the problem's nearest report each cite a number or
   identifier the other lacks ("Release 3.3.5" / "Release 3.3.1");
 - ``logn``: log(1 + reports in the problem); ``unread``: 1 - weight.

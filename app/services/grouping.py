@@ -255,6 +255,19 @@ def candidate_problems(problem: Problem, limit: int = 3) -> list[tuple[Problem, 
     return [(problems[m.problem_id], m.score) for m in matches if m.problem_id in problems]
 
 
+TRIAGE_CANDIDATES = 20  # new problems in triage that get candidates computed
+
+
+def triage_candidates(problems: list[Problem]) -> dict[int, list[tuple[Problem, float]]]:
+    """For the first new problems in triage, their best candidate problems with scores."""
+    out: dict[int, list[tuple[Problem, float]]] = {}
+    for problem in problems[:TRIAGE_CANDIDATES]:
+        found = candidate_problems(problem)
+        if found:
+            out[problem.id] = found
+    return out
+
+
 def _merge_if_emptied(problem: Problem, into: Problem, actor: User) -> None:
     """A problem left with no reports by a confirmation is merged away, so its URL still works."""
     db.session.flush()
