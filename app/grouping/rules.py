@@ -34,7 +34,7 @@ import numpy as np
 FEATURES = ("h1", "hmean", "htop3", "rm1", "rl1", "l1", "margin", "conflict", "logn", "vote", "unread")
 
 # Fitted by bench/grouping_calibrate.py (see the module docstring); the last is the intercept.
-DEFAULT_WEIGHTS = (4.11, -1.79, 2.69, 1.29, 2.97, 1.13, -0.73, 0.01, -1.38, 3.87, 0.33, -2.97)
+DEFAULT_WEIGHTS = (2.88, -2.02, 3.79, 0.31, 2.66, 1.30, 0.52, -0.25, -1.44, 4.91, -0.18, -1.88)
 
 PROBLEM_REPORTS = 200  # a problem's latest reports compared with a new text
 VOTERS = 10  # nearest reports whose problems vote
