@@ -105,7 +105,7 @@ class Config:
     CARELOOP_GROUPING_BACKEND = os.environ.get("CARELOOP_GROUPING_BACKEND", "hybrid")
     CARELOOP_GROUPING_AUTO = float(os.environ.get("CARELOOP_GROUPING_AUTO", "0.7"))
     CARELOOP_GROUPING_REVIEW = float(os.environ.get("CARELOOP_GROUPING_REVIEW", "0.2"))
-    CARELOOP_GROUPING_MARGIN = float(os.environ.get("CARELOOP_GROUPING_MARGIN", "0.2"))
+    CARELOOP_GROUPING_MARGIN = float(os.environ.get("CARELOOP_GROUPING_MARGIN", "0.1"))
     CARELOOP_GROUPING_THREADS = int(os.environ.get("CARELOOP_GROUPING_THREADS", "1"))
     # Learning from leaders' decisions (app/grouping/learning.py).
     CARELOOP_GROUPING_LEARN_MIN = int(os.environ.get("CARELOOP_GROUPING_LEARN_MIN", "30"))

@@ -70,6 +70,7 @@ def candidates(i, data, clusters, members):
         mine, theirs = data["marks"][i], data["marks"][best]
         features = rules.problem_features(
             h[rows], m[rows], lex[rows], w=w, size=len(rows), conflict=bool(mine - theirs) and bool(theirs - mine),
+            first=float(h[members[p][0]]),
             vote=float((strength * (voters == p)).sum()) / rules.VOTERS)
         out.append(rules.Candidate(int(p), int(best), features))
     rules.add_margins(out)
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--review", type=float, default=0.2)
     parser.add_argument("--suggest", type=float, default=0.1)
     parser.add_argument("--autos", default="0.5,0.6,0.65,0.7,0.8")
+    parser.add_argument("--cache", help="a folder to keep encoded files in between runs")
     args = parser.parse_args()
 
     from app import create_app
@@ -144,8 +146,26 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     backend = similarity_backends(app)[args.backend]
     weights = np.asarray(rules.DEFAULT_WEIGHTS, dtype=np.float64)
+    if len(weights) != len(rules.FEATURES) + 1:
+        weights = np.zeros(len(rules.FEATURES) + 1)
+
+    def prepared(path):
+        import hashlib
+        import os
+        import pickle
+
+        if not args.cache:
+            return prepare(load(path, args.sample), backend)
+        os.makedirs(args.cache, exist_ok=True)
+        key = hashlib.sha1(f"{os.path.abspath(path)}:{args.sample}:{backend.model}".encode()).hexdigest()[:16]
+        cached = os.path.join(args.cache, key + ".pickle")
+        if not os.path.exists(cached):
+            with open(cached, "wb") as handle:
+                pickle.dump(prepare(load(path, args.sample), backend), handle)
+        with open(cached, "rb") as handle:
+            return pickle.load(handle)
     if args.fit:
-        sets = [prepare(load(path, args.sample), backend) for path in args.fit]
+        sets = [prepared(path) for path in args.fit]
         rows: list = []
         for data in sets:
             replay(data, weights, rules.Thresholds(1.1, args.review, args.suggest, args.margin), rows, oracle=True)
@@ -156,7 +176,7 @@ def main() -> None:
             weights = fit(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.zeros(len(weights)), 1.0)
         print("DEFAULT_WEIGHTS = (" + ", ".join(f"{v:.2f}" for v in weights) + ")")
     for path in args.check:
-        data = prepare(load(path, args.sample), backend)
+        data = prepared(path)
         for auto in (float(a) for a in args.autos.split(",")):
             result = replay(data, weights, rules.Thresholds(auto, args.review, args.suggest, args.margin))
             print(path, f"auto={auto}", result)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 HOLE_SECONDS = 600
 MAX_HOLES = 10_000
 ENCODED_KEPT = 1024  # recent texts' vectors (a suggestion typed, then filed; an import page)
+TITLES_KEPT = 20_000  # public titles' vectors, for customers' suggestions
 # Two reports that each cite an identifier the other lacks (a version, a ticket key, an
 # amount) are rarely about the same problem: their score is multiplied by this.
 MARKS_PENALTY = 0.75
@@ -127,6 +128,7 @@ class DatabaseIndex(SimilarityIndex):
         self.words = (backend.dim + 63) // 64
         self._lock = threading.RLock()
         self._encoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._reset()
 
     # -- the process's copy ----------------------------------------------------------
@@ -445,17 +447,20 @@ class DatabaseIndex(SimilarityIndex):
 
     # -- the evidence for a decision (see rules.py) --------------------------------------
 
-    def _part_cosines(self, rows: np.ndarray, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _part_cosines(self, rows: np.ndarray, vector: np.ndarray,
+                      want: tuple[bool, bool] = (True, True)) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The model's and the lexical cosine of ``vector`` with the given rows (the same
-        cosine twice for a backend of one part)."""
-        vectors = self._vec[rows].astype(np.float32) * self._scale[rows][:, None]
+        cosine twice for a backend of one part); ``want`` skips a part not needed."""
+        scale = self._scale[rows]
         parts = self.backend.parts
         if not parts:
-            cosine = vectors @ vector
+            cosine = (self._vec[rows].astype(np.float32) @ vector) * scale
             return cosine, cosine
         split = parts[0]
         # Each part has length 1/sqrt(2) in the stored vector: twice the dot product is its cosine.
-        return 2 * (vectors[:, :split] @ vector[:split]), 2 * (vectors[:, split:] @ vector[split:])
+        m = (self._vec[rows, :split].astype(np.float32) @ vector[:split]) * (2 * scale) if want[0] else None
+        lex = (self._vec[rows, split:].astype(np.float32) @ vector[split:]) * (2 * scale) if want[1] else None
+        return m, lex
 
     def readability(self, text: str) -> float:
         return float(self.backend.readable(text)) if self.backend.readable else 1.0
@@ -485,8 +490,13 @@ class DatabaseIndex(SimilarityIndex):
             rows = rows[~np.isin(self._problem[rows], list(ignored))]
         if not len(rows):
             return evidence
-        m, lex = self._part_cosines(rows, vector)
-        h = w * m + (1 - w) * lex
+        if w >= 1.0:  # a text the model reads: candidates ranked by the model alone
+            h, _ = self._part_cosines(rows, vector, (True, False))
+        elif w <= 0.0:
+            _, h = self._part_cosines(rows, vector, (False, True))
+        else:
+            m, lex = self._part_cosines(rows, vector)
+            h = w * m + (1 - w) * lex
         order = np.argsort(-h, kind="stable")
         rows, h = rows[order], h[order]
         problems: list[int] = []
@@ -504,16 +514,20 @@ class DatabaseIndex(SimilarityIndex):
         mine = np.uint64(marks)
         for problem in problems:
             members = np.flatnonzero(self._alive[:n] & (self._problem[:n] == problem))
-            members = members[members != excluded][-rules.PROBLEM_REPORTS:]
+            members = members[members != excluded]
             if not len(members):
                 continue
+            founder = members[int(np.argmin(self._report[members]))]  # the report that started it
+            members = members[-rules.PROBLEM_REPORTS:]
             mm, ll = self._part_cosines(members, vector)
             hh = w * mm + (1 - w) * ll
+            fm, fl = self._part_cosines(np.array([founder]), vector)
+            first = float(w * fm[0] + (1 - w) * fl[0])
             best = members[int(np.argmax(hh))]
             theirs = self._marks[best]
             conflict = bool(marks) and theirs != 0 and (theirs & ~mine) != 0 and (mine & ~theirs) != 0
             features = rules.problem_features(
-                hh, mm, ll, w=w, size=len(members), conflict=conflict,
+                hh, mm, ll, w=w, size=len(members), conflict=conflict, first=first,
                 vote=float((strength * (voters == problem)).sum()) / rules.VOTERS,
             )
             evidence.candidates.append(rules.Candidate(int(problem), int(self._report[best]), features))
@@ -530,8 +544,7 @@ class DatabaseIndex(SimilarityIndex):
         readable = self.readability(text)
         parts = self.backend.parts
         w = rules.weight(readable) if parts else 1.0
-        self.prime(list(titles.values()))
-        vectors = np.vstack([self.encode(t)[0] for t in titles.values()])
+        vectors = np.vstack(self._title_vectors(list(titles.values())))
         if parts:
             split = parts[0]
             m = 2 * (vectors[:, :split] @ vector[:split])
@@ -544,6 +557,21 @@ class DatabaseIndex(SimilarityIndex):
                                               w=w, size=1, vote=0.0, conflict=False)
             out.append(rules.Candidate(int(problem_id), 0, features))
         return out
+
+    def _title_vectors(self, titles: list[str]) -> list[np.ndarray]:
+        """Vectors of problem titles, kept apart from the texts being filed (titles are few
+        and asked for on every customer's suggestion)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in titles if t not in self._titles))
+        if missing:
+            encoded = self.backend.encode(missing).astype(np.float32)
+            with self._lock:
+                for title, vector in zip(missing, encoded):
+                    self._titles[title] = vector
+                while len(self._titles) > TITLES_KEPT:
+                    self._titles.popitem(last=False)
+        with self._lock:
+            return [self._titles[t] for t in titles]
 
     def features_for(self, text: str, problem_id: int, *, exclude_report_id: int | None = None,
                      ignore_problem_ids: Iterable[int] = ()) -> dict[str, float] | None:
@@ -625,3 +653,4 @@ class DatabaseIndex(SimilarityIndex):
         with self._lock:
             self._reset()
             self._encoded.clear()
+            self._titles.clear()

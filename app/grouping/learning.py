@@ -42,7 +42,7 @@ def configured(app: Flask) -> rules.Thresholds:
         auto=float(config["CARELOOP_GROUPING_AUTO"]),
         review=float(config["CARELOOP_GROUPING_REVIEW"]),
         suggest=float(config.get("CARELOOP_SUGGEST_MIN", config["CARELOOP_GROUPING_REVIEW"])),
-        margin=float(config.get("CARELOOP_GROUPING_MARGIN", 0.2)),
+        margin=float(config.get("CARELOOP_GROUPING_MARGIN", 0.1)),
     )
 
 

@@ -13,7 +13,9 @@ for each problem compares the text with *all* its reports (the latest 200). The 
   divided by ten (many close reports of one problem: high; one far report: low);
 - ``conflict``: 1 when the text and the problem's nearest report each cite a number or
   identifier the other lacks ("Release 3.3.5" / "Release 3.3.1");
-- ``logn``: log(1 + reports in the problem); ``unread``: 1 - weight.
+- ``logn``: log(1 + reports in the problem); ``unread``: 1 - weight;
+- ``hfirst``: the similarity to the report that started the problem (what it is about),
+  so one wrong join does not pull every later report of another problem after it.
 
 A logistic model maps them to a score in [0, 1], the estimated chance that the text is
 about that problem. Its default weights (``DEFAULT_WEIGHTS``) were fitted with
@@ -31,10 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FEATURES = ("h1", "hmean", "htop3", "rm1", "rl1", "l1", "margin", "conflict", "logn", "vote", "unread")
+FEATURES = ("h1", "hmean", "htop3", "rm1", "rl1", "l1", "margin", "conflict", "logn", "vote", "unread", "hfirst")
 
 # Fitted by bench/grouping_calibrate.py (see the module docstring); the last is the intercept.
-DEFAULT_WEIGHTS = (2.88, -2.02, 3.79, 0.31, 2.66, 1.30, 0.52, -0.25, -1.44, 4.91, -0.18, -1.88)
+DEFAULT_WEIGHTS = (3.08, -4.23, 3.11, -0.00, 3.19, 1.16, 0.50, -0.25, -1.38, 5.14, -0.21, 3.10, -1.96)
 
 PROBLEM_REPORTS = 200  # a problem's latest reports compared with a new text
 VOTERS = 10  # nearest reports whose problems vote
@@ -71,7 +73,7 @@ class Evidence:
 
 
 def problem_features(h_members: np.ndarray, m_members: np.ndarray, l_members: np.ndarray, *,
-                     w: float, size: int, vote: float, conflict: bool) -> dict[str, float]:
+                     w: float, size: int, vote: float, conflict: bool, first: float | None = None) -> dict[str, float]:
     """The features of one problem from the similarities of the text to its reports."""
     ordered = np.sort(h_members)[::-1]
     best = int(np.argmax(h_members))
@@ -86,6 +88,7 @@ def problem_features(h_members: np.ndarray, m_members: np.ndarray, l_members: np
         "logn": math.log1p(size),
         "vote": vote,
         "unread": 1 - w,
+        "hfirst": float(ordered[0] if first is None else first),
         "margin": 0.0,  # set by add_margins once every candidate is known
     }
 
