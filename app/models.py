@@ -439,6 +439,15 @@ class GroupingReview(db.Model):
     candidate: Mapped[Problem] = relationship()
     decided_by: Mapped[User | None] = relationship()
 
+    def other_candidates(self) -> list[tuple[Problem, float]]:
+        """The question's other candidate problems (still there), best first, with scores."""
+        found = []
+        for problem_id, score in self.alternatives or ():
+            problem = db.session.get(Problem, int(problem_id))
+            if problem is not None and problem.merged_into_id is None and problem.id != self.candidate_problem_id:
+                found.append((problem, float(score)))
+        return found
+
 
 class RateLimitHit(db.Model):
     """Requests counted per key and time window, in the database so every app process

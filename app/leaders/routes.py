@@ -455,9 +455,14 @@ def answer_review(review_id, answer):
     form = ActionForm()
     done = {}
 
+    chosen = request.form.get("candidate", type=int)
+
     def action():
         if answer == "confirm":
-            done["problem"] = grouping_service.confirm_review(review, current_user)
+            other = db.session.get(Problem, chosen) if chosen else None
+            if chosen and other is None:
+                raise services.ServiceError(_("There is no problem #%(number)s.", number=chosen))
+            done["problem"] = grouping_service.confirm_review(review, current_user, candidate=other)
         else:
             grouping_service.reject_review(review, current_user)
 

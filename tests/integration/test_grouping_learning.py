@@ -177,3 +177,23 @@ def test_the_panel_counts_joins_undos_questions_and_merges_per_month(make_report
 def test_the_panel_is_for_leaders_only(make_user, client, auth):
     auth.login(make_user(Role.STAFF))
     assert client.get("/dashboard/grouping").status_code in (302, 403)
+
+
+def test_a_question_names_several_candidates_and_the_leader_picks_one(make_report, make_user, client, auth, settings):
+    settings(grouping_auto=1.01, grouping_review=1.0)
+    a = make_report(text=CARD).problem_id
+    b = make_report(text=CARD_AGAIN[0]).problem_id
+    settings(grouping_review=0.05)
+    asked = make_report(text=CARD_AGAIN[1])
+    review = db.session.scalar(db.select(GroupingReview).where(GroupingReview.report_id == asked.id))
+    named = [review.candidate_problem_id] + [int(x[0]) for x in review.alternatives or ()]
+    assert {a, b} <= set(named)
+    other = b if review.candidate_problem_id == a else a
+    auth.login(make_user(Role.LEADER))
+    page = client.get("/triage").get_data(as_text=True)
+    assert f"Or join #{other}" in page
+    assert client.post(f"/grouping-reviews/{review.id}/confirm", data={"candidate": other}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Report, asked.id).problem_id == other
+    decision = db.session.scalar(db.select(GroupingDecision).where(GroupingDecision.report_id == asked.id))
+    assert (decision.source, decision.same, decision.problem_id) == ("confirmed", True, other)
