@@ -197,3 +197,16 @@ def test_a_question_names_several_candidates_and_the_leader_picks_one(make_repor
     assert db.session.get(Report, asked.id).problem_id == other
     decision = db.session.scalar(db.select(GroupingDecision).where(GroupingDecision.report_id == asked.id))
     assert (decision.source, decision.same, decision.problem_id) == ("confirmed", True, other)
+
+
+def test_a_close_paraphrase_of_a_public_title_is_suggested_to_customers(make_report, settings):
+    settings(grouping_auto=1.01, grouping_review=1.0)
+    report = make_report(text="Driver dumped the box by the bins again, everything inside got soaked.")
+    report.problem.public_title = "Parcels left outside in the rain"
+    make_report(text=LIFT).problem.public_title = "The lift in block B is stuck"
+    db.session.commit()
+    shown = grouping.suggestions("my parcel was left outside in the rain", staff=False)
+    assert shown and shown[0]["id"] == report.problem_id
+    assert shown[0]["title"] == "Parcels left outside in the rain"
+    assert all(s["title"] != report.problem.title for s in shown)  # customers see the public title only
+    assert report.problem_id not in {s["id"] for s in grouping.suggestions("the lift in block B is stuck", staff=False)[:1]}
