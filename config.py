@@ -112,7 +112,7 @@ class Config:
     CARELOOP_GROUPING_PRIOR = float(os.environ.get("CARELOOP_GROUPING_PRIOR", "20"))
     CARELOOP_GROUPING_PRECISION = float(os.environ.get("CARELOOP_GROUPING_PRECISION", "0.95"))
     # Customers' "Is it one of these?" list: its own threshold, lower than the review one.
-    CARELOOP_SUGGEST_MIN = float(os.environ.get("CARELOOP_SUGGEST_MIN", "0.1"))
+    CARELOOP_SUGGEST_MIN = float(os.environ.get("CARELOOP_SUGGEST_MIN", "0.2"))
 
     # Suggestions while filing: requests per minute per person (kept in the database).
     CARELOOP_SUGGEST_PER_MINUTE = int(os.environ.get("CARELOOP_SUGGEST_PER_MINUTE", "60"))

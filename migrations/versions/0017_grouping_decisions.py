@@ -22,7 +22,7 @@ def upgrade():
         sa.Column("report_id", sa.Integer(), sa.ForeignKey("reports.id"), nullable=True),
         sa.Column("problem_id", sa.Integer(), sa.ForeignKey("problems.id"), nullable=True),
         sa.Column("actor_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
-        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("score", sa.Double(), nullable=True),
         sa.Column("features", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
