@@ -102,10 +102,17 @@ class Config:
 
     # Grouping duplicate reports (app/grouping). Scores are in [0, 1]: the backend's
     # calibrated estimate that a new report describes the same problem as an existing one.
-    CARELOOP_GROUPING_BACKEND = os.environ.get("CARELOOP_GROUPING_BACKEND", "minilm")
-    CARELOOP_GROUPING_AUTO = float(os.environ.get("CARELOOP_GROUPING_AUTO", "0.95"))
-    CARELOOP_GROUPING_REVIEW = float(os.environ.get("CARELOOP_GROUPING_REVIEW", "0.75"))
+    CARELOOP_GROUPING_BACKEND = os.environ.get("CARELOOP_GROUPING_BACKEND", "hybrid")
+    CARELOOP_GROUPING_AUTO = float(os.environ.get("CARELOOP_GROUPING_AUTO", "0.7"))
+    CARELOOP_GROUPING_REVIEW = float(os.environ.get("CARELOOP_GROUPING_REVIEW", "0.2"))
+    CARELOOP_GROUPING_MARGIN = float(os.environ.get("CARELOOP_GROUPING_MARGIN", "0.1"))
     CARELOOP_GROUPING_THREADS = int(os.environ.get("CARELOOP_GROUPING_THREADS", "1"))
+    # Learning from leaders' decisions (app/grouping/learning.py).
+    CARELOOP_GROUPING_LEARN_MIN = int(os.environ.get("CARELOOP_GROUPING_LEARN_MIN", "30"))
+    CARELOOP_GROUPING_PRIOR = float(os.environ.get("CARELOOP_GROUPING_PRIOR", "20"))
+    CARELOOP_GROUPING_PRECISION = float(os.environ.get("CARELOOP_GROUPING_PRECISION", "0.95"))
+    # Customers' "Is it one of these?" list: its own threshold, lower than the review one.
+    CARELOOP_SUGGEST_MIN = float(os.environ.get("CARELOOP_SUGGEST_MIN", "0.2"))
 
     # Suggestions while filing: requests per minute per person (kept in the database).
     CARELOOP_SUGGEST_PER_MINUTE = int(os.environ.get("CARELOOP_SUGGEST_PER_MINUTE", "60"))

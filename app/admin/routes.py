@@ -2,11 +2,12 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.admin import bp
+from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
 from app.models import User
-from app.services import ServiceError, create_user, update_user
+from app.services.errors import ServiceError
+from app.services.users import create_user, update_user
 from app.web import admin_required, run_service
 
 

@@ -13,14 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.api import bp, serializers
+from app.api import serializers
 from app.api.auth import current_token, limit_or_429
+from app.api.blueprint import bp
 from app.api.errors import ApiError
 from app.extensions import db
 from app.models import Channel, Event, Problem, Report, ReporterKind, Status
 from app.queries import problems_with_stats
-from app.services import NotFound, PermissionDenied, ServiceError, file_report, new_reporter
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 from app.services.moderation import moderation_on
+from app.services.reports import file_report, new_reporter
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100

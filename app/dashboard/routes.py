@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from app.dashboard import bp
+from app.dashboard.blueprint import bp
 from app.dashboard.charts import charts_for
 from app.dashboard.exports import csv_response
 from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
@@ -40,6 +40,15 @@ def index():
     figures = {key: build() for key, build in FIGURES.items()}
     charts = {key: charts_for(figure) for key, figure in figures.items()}
     return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline())
+
+
+@bp.route("/dashboard/grouping")
+@leader_required
+def grouping():
+    """How well duplicate grouping works, month by month (app/grouping/panel.py)."""
+    from app.grouping.panel import grouping_panel
+
+    return render_template("dashboard/grouping.html", months=grouping_panel())
 
 
 @bp.route("/dashboard/<figure>.csv")

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.events import after_commit, record_event, report_info
 from app.extensions import db
 from app.i18n import filing_language
 from app.models import (
@@ -24,9 +25,8 @@ from app.models import (
     User,
     utcnow,
 )
-from app.plugins.calls import after_commit, report_info
-from app.services import ServiceError, require_leader, require_owner_or_admin
-from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")
@@ -180,7 +180,7 @@ def file_report(
     if problem is None:
         problem = Problem(title=suggested_title(text), area=_configured_area(location))
         db.session.add(problem)
-        record(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
+        record_event(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
 
     report = Report(
         locale=reporter.locale,
@@ -199,7 +199,7 @@ def file_report(
         **(extra or {}),
     )
     db.session.add(report)
-    record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
+    record_event(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
     after_filing(report, placement)
     after_commit("report_filed", report=report_info(report))
@@ -231,17 +231,21 @@ def move_report(
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
     told_where = target is not None  # a split starts a new problem: nothing to tell yet
+    if grouping == "moved":  # a leader's own move is a labelled decision for the grouping
+        from app.services.grouping import learn_from_move
+
+        learn_from_move(report, source, target, actor)
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
-        record(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
+        record_event(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
     report.problem = target
     report.grouping = grouping
     report.grouping_score = None
     db.session.flush()
     similarity_index().move_report(report.id, target.id)
     for problem in (source, target):
-        event = record(
+        event = record_event(
             REPORT_MOVED,
             actor,
             problem=problem,

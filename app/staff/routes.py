@@ -4,9 +4,9 @@ from flask_login import current_user, login_required
 
 from app.models import Channel, ReporterKind
 from app.queries import latest_notices, reports_filed_by
-from app.services import file_report as file_report_service
-from app.services import new_reporter, reporter_for_user
-from app.staff import bp
+from app.services.reports import file_report as file_report_service
+from app.services.reports import new_reporter, reporter_for_user
+from app.staff.blueprint import bp
 from app.staff.forms import StaffReportForm
 from app.web import chosen_problem, run_service
 

@@ -36,7 +36,7 @@ from app.models import (
     Status,
     User,
 )
-from app.services import PermissionDenied, ServiceError
+from app.services.errors import PermissionDenied, ServiceError
 
 YESTERDAY = date.today() - timedelta(days=1)
 CHANGE = (
