@@ -291,11 +291,18 @@ class Config:
     # Grouping duplicate reports (app/grouping). Scores are in [0, 1]: the backend's
     # calibrated estimate that a new report describes the same problem as an existing one.
     # The backend's name is checked against the registered backends when plugins load.
-    CARELOOP_GROUPING_BACKEND = setting("CARELOOP_GROUPING_BACKEND", "minilm",
-                                        text(r"[A-Za-z0-9_.\-]+", "a similarity backend's name, e.g. minilm or lexical"))
-    CARELOOP_GROUPING_AUTO = setting("CARELOOP_GROUPING_AUTO", 0.95, number(0, 1))
-    CARELOOP_GROUPING_REVIEW = setting("CARELOOP_GROUPING_REVIEW", 0.75, number(0, 1))
+    CARELOOP_GROUPING_BACKEND = setting("CARELOOP_GROUPING_BACKEND", "hybrid", text(
+        r"[A-Za-z0-9_.\-]+", "a similarity backend's name, e.g. hybrid, minilm or lexical"))
+    CARELOOP_GROUPING_AUTO = setting("CARELOOP_GROUPING_AUTO", 0.7, number(0, 1))
+    CARELOOP_GROUPING_REVIEW = setting("CARELOOP_GROUPING_REVIEW", 0.2, number(0, 1))
+    CARELOOP_GROUPING_MARGIN = setting("CARELOOP_GROUPING_MARGIN", 0.1, number(0, 1))
     CARELOOP_GROUPING_THREADS = setting("CARELOOP_GROUPING_THREADS", 1, integer(1, 256))
+    # Learning from leaders' decisions (app/grouping/learning.py).
+    CARELOOP_GROUPING_LEARN_MIN = setting("CARELOOP_GROUPING_LEARN_MIN", 30, integer(1, 100000))
+    CARELOOP_GROUPING_PRIOR = setting("CARELOOP_GROUPING_PRIOR", 20.0, number(0, 100000))
+    CARELOOP_GROUPING_PRECISION = setting("CARELOOP_GROUPING_PRECISION", 0.95, number(0.5, 1))
+    # Customers' "Is it one of these?" list: its own threshold, lower than the review one.
+    CARELOOP_SUGGEST_MIN = setting("CARELOOP_SUGGEST_MIN", 0.2, number(0, 1))
 
     # Suggestions while filing: requests per minute per person (kept in the database).
     CARELOOP_SUGGEST_PER_MINUTE = setting("CARELOOP_SUGGEST_PER_MINUTE", 60, integer(1))

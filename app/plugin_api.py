@@ -8,15 +8,18 @@ return, keyed on ``(source, external_id)``.
 from __future__ import annotations
 
 import logging
+import math
 import random as _random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.grouping.backend import SimilarityBackend
 from app.plugins.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy
 
 _log = logging.getLogger(__name__)
 
@@ -264,3 +267,42 @@ class ProblemInfo:
     change_what: str | None = None
     decline_reason: str | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class SimilarityBackend:
+    """A way to turn text into vectors, registered by ``register_similarity_backends``.
+
+    ``encode(texts)`` returns a float32 NumPy array of shape ``(len(texts), dim)`` whose
+    rows have length 1 (cosine similarity is their dot product); it must be pure (no
+    database, no network) and safe to call from several threads. ``slope`` and
+    ``intercept`` calibrate: score = 1 / (1 + exp(-(slope * cosine + intercept))).
+    ``model`` is stored with every vector; change it whenever ``encode`` changes, and
+    vectors of another model are ignored until ``careloop grouping-reindex`` re-encodes them.
+    """
+
+    name: str
+    title: str
+    dim: int
+    model: str
+    encode: Callable[[Sequence[str]], numpy.ndarray]
+    slope: float
+    intercept: float
+    # Optional, for backends made of two parts (see ``hybrid``): the vector is the model's
+    # part (``parts[0]`` dimensions) then a lexical part, each of length 1, and
+    # ``readable(text)`` in [0, 1] says how much of the text the model can read (the share
+    # of its words in the model's vocabulary). A text the model cannot read is compared by
+    # its lexical part, and never joined automatically. None: one part, always readable.
+    parts: tuple[int, int] | None = None
+    readable: Callable[[str], float] | None = None
+
+    def calibrate(self, cosine):
+        """Cosine similarity (a float or an array) to a score in [0, 1]."""
+        import numpy as np
+
+        return 1.0 / (1.0 + np.exp(-(self.slope * np.asarray(cosine, dtype=np.float64) + self.intercept)))
+
+    def cosine_for(self, score: float) -> float:
+        """The cosine similarity at which the calibrated score equals ``score``."""
+        score = min(max(score, 1e-9), 1 - 1e-9)
+        return (math.log(score / (1 - score)) - self.intercept) / self.slope

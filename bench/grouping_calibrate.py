@@ -1,72 +1,185 @@
-"""Fit a similarity backend's calibration (cosine similarity to a score in [0, 1]).
+"""Fit the grouping decision's calibration (rules.DEFAULT_WEIGHTS) and check thresholds.
 
-For every row, its most similar other row is found; a logistic regression of "same
-label" on their cosine similarity gives the backend's ``slope`` and ``intercept``. Fit on
-development data only (see grouping_split.py), never on the file you report.
+The decision's logistic weights must fit the evidence as it occurs while reports are filed
+one by one: problems start as single reports and grow only as reports join them. So this
+replays labelled CSVs in file order with NumPy (the same features as app/grouping/rules.py,
+computed exactly over all earlier reports): first with every report in its true problem (a
+clean start), then, three times, with the engine's own decisions (auto joins at
+--train-auto with --margin), and fits the weights on all those rows together. It then
+prints, for several automatic thresholds, the targets' figures on every file given with
+--check (calibrate on one half, check on the other; see grouping_split.py).
 
-    .venv/bin/python bench/grouping_calibrate.py /tmp/banking77-dev.csv --backend minilm
+    python bench/grouping_split.py ../shared/data/reports-dev/reports-dev.csv --out /tmp/dev
+    python bench/grouping_split.py ../shared/data/banking77/train.csv --out /tmp/b77
+    .venv/bin/python bench/grouping_calibrate.py --fit /tmp/dev-dev.csv --fit /tmp/b77-dev.csv \\
+        --sample 2500 --check /tmp/dev-heldout.csv --check ../shared/data/reports-dev/reports-dev.csv \\
+        --check /tmp/b77-heldout.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 
 import numpy as np
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def load(path, sample, seed=0):
+    from app.grouping import similarity_backends  # noqa: F401 (app import below)
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if (r.get("text") or "").strip()]
+    if sample and len(rows) > sample:
+        keep = sorted(np.random.default_rng(seed).choice(len(rows), sample, replace=False))
+        rows = [rows[i] for i in keep]
+    return rows
+
+
+def prepare(rows, backend):
+    texts = [r["text"] for r in rows]
+    vectors = np.vstack([backend.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
+    split = backend.parts[0] if backend.parts else vectors.shape[1]
+    m, lex = vectors[:, :split] * np.sqrt(2), vectors[:, split:] * np.sqrt(2)
+    readable = np.array([backend.readable(t) if backend.readable else 1.0 for t in texts])
+    return {
+        "labels": [r["category"] for r in rows], "lang": [r.get("lang") or "en" for r in rows],
+        "SM": m @ m.T, "SL": lex @ lex.T if lex.shape[1] else m @ m.T, "readable": readable,
+        "marks": [frozenset(_NUMBER.findall(t)) for t in texts],
+    }
+
+
+def candidates(i, data, clusters, members):
+    from app.grouping import rules
+
+    if i == 0:
+        return []
+    w = rules.weight(data["readable"][i])
+    m, lex = data["SM"][i, :i], data["SL"][i, :i]
+    h = w * m + (1 - w) * lex
+    order = np.argsort(-h, kind="stable")[:576]
+    problems = list(dict.fromkeys(clusters[order].tolist()))[: rules.CANDIDATE_PROBLEMS]
+    voters = clusters[order[: rules.VOTERS]]
+    strength = np.maximum(h[order[: rules.VOTERS]], 0)
+    out = []
+    for p in problems:
+        rows = np.array(members[p][-rules.PROBLEM_REPORTS:])
+        best = rows[int(np.argmax(h[rows]))]
+        mine, theirs = data["marks"][i], data["marks"][best]
+        features = rules.problem_features(
+            h[rows], m[rows], lex[rows], w=w, size=len(rows), conflict=bool(mine - theirs) and bool(theirs - mine),
+            first=float(h[members[p][0]]),
+            vote=float((strength * (voters == p)).sum()) / rules.VOTERS)
+        out.append(rules.Candidate(int(p), int(best), features))
+    rules.add_margins(out)
+    return out
+
+
+def replay(data, weights, thresholds, collect=None, oracle=False):
+    from app.grouping import rules
+
+    n = len(data["labels"])
+    clusters = np.zeros(n, np.int64)
+    members: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    seen: set[str] = set()
+    out = {}
+    for i, label in enumerate(data["labels"]):
+        found = candidates(i, data, clusters, members)
+        rules.score(weights, found)
+        if collect is not None:
+            collect.extend((c.vector(), float(started[c.problem_id] == label)) for c in found)
+        evidence = rules.Evidence(readable=float(data["readable"][i]), candidates=found)
+        kind, chosen = rules.choose(evidence, thresholds)
+        has_dup = label in seen
+        for key in ("all", data["lang"][i]):
+            s = out.setdefault(key, dict(dup=0, auto=0, auto_ok=0, review=0, review_ok=0, caught=0, suggest=0))
+            s["dup"] += has_dup
+            right = [started[c.problem_id] == label for c in chosen]
+            if kind == "auto":
+                s["auto"] += 1
+                s["auto_ok"] += right[0]
+                s["caught"] += has_dup and right[0]
+            elif kind == "review":
+                s["review"] += 1
+                s["review_ok"] += any(right)
+                s["caught"] += has_dup and any(right)
+            s["suggest"] += has_dup and any(started[c.problem_id] == label for c in found if c.score >= thresholds.suggest)
+        if oracle:
+            problem = next((p for p, first in started.items() if first == label), len(started))
+        elif kind == "auto":
+            problem = chosen[0].problem_id
+        else:
+            problem = len(started)
+        started.setdefault(problem, label)
+        clusters[i] = problem
+        members.setdefault(problem, []).append(i)
+        seen.add(label)
+    return {k: {"duplicates_caught": round(s["caught"] / max(s["dup"], 1), 3),
+                "auto_precision": round(s["auto_ok"] / max(s["auto"], 1), 3),
+                "auto_coverage": round(s["auto_ok"] / max(s["dup"], 1), 3),
+                "review_precision": round(s["review_ok"] / max(s["review"], 1), 3),
+                "suggest_hit": round(s["suggest"] / max(s["dup"], 1), 3), "auto": s["auto"]}
+            for k, s in out.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--label-column", default="category")
-    parser.add_argument("--backend", default="minilm")
+    parser.add_argument("--fit", action="append", default=[])
+    parser.add_argument("--check", action="append", default=[])
+    parser.add_argument("--sample", type=int, default=2500, help="at most this many rows of each file")
+    parser.add_argument("--backend", default="hybrid")
+    parser.add_argument("--train-auto", type=float, default=0.5)
+    parser.add_argument("--margin", type=float, default=0.1)
+    parser.add_argument("--review", type=float, default=0.2)
+    parser.add_argument("--suggest", type=float, default=0.1)
+    parser.add_argument("--autos", default="0.5,0.6,0.65,0.7,0.8")
+    parser.add_argument("--cache", help="a folder to keep encoded files in between runs")
     args = parser.parse_args()
 
     from app import create_app
-    from app.grouping import similarity_backends
+    from app.grouping import rules, similarity_backends
+    from app.grouping.learning import fit
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     backend = similarity_backends(app)[args.backend]
-    with open(args.file, newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r[args.text_column].strip()]
-    labels = np.array([r[args.label_column] for r in rows])
-    vectors = np.vstack([backend.encode([r[args.text_column] for r in rows[i:i + 256]])
-                         for i in range(0, len(rows), 256)])
-    best = np.zeros(len(rows))
-    same = np.zeros(len(rows))
-    for start in range(0, len(rows), 1024):
-        sims = vectors[start:start + 1024] @ vectors.T
-        for offset in range(len(sims)):
-            sims[offset, start + offset] = -2
-        nearest = sims.argmax(axis=1)
-        best[start:start + 1024] = sims[np.arange(len(sims)), nearest]
-        same[start:start + 1024] = labels[nearest] == labels[start:start + 1024]
-    def loss(a, b):
-        z = a * best + b
-        return float((np.logaddexp(0, z) - same * z).sum())
+    weights = np.asarray(rules.DEFAULT_WEIGHTS, dtype=np.float64)
+    if len(weights) != len(rules.FEATURES) + 1:
+        weights = np.zeros(len(rules.FEATURES) + 1)
 
-    slope, intercept = 1.0, 0.0
-    for _ in range(200):  # Newton's method with step halving, for the logistic log-likelihood
-        p = 1 / (1 + np.exp(-np.clip(slope * best + intercept, -50, 50)))
-        grad = np.array([((p - same) * best).sum(), (p - same).sum()])
-        w = p * (1 - p) + 1e-9
-        hess = np.array([[(w * best * best).sum(), (w * best).sum()], [(w * best).sum(), w.sum()]])
-        step = np.linalg.solve(hess, grad)
-        t = 1.0
-        while t > 1e-6 and loss(slope - t * step[0], intercept - t * step[1]) > loss(slope, intercept):
-            t /= 2
-        slope, intercept = slope - t * step[0], intercept - t * step[1]
-        if np.abs(t * step).max() < 1e-8:
-            break
-    print(f"backend {args.backend}: slope={slope:.2f} intercept={intercept:.2f} ({len(rows)} rows)")
-    print("cosine  rows  same-label  calibrated")
-    for low in np.arange(0.3, 1.0, 0.05):
-        inside = (best >= low) & (best < low + 0.05)
-        if inside.any():
-            mid = low + 0.025
-            print(f"{low:.2f}  {int(inside.sum()):5d}  {same[inside].mean():.3f}       "
-                  f"{1 / (1 + np.exp(-(slope * mid + intercept))):.3f}")
+    def prepared(path):
+        import hashlib
+        import os
+        import pickle
+
+        if not args.cache:
+            return prepare(load(path, args.sample), backend)
+        os.makedirs(args.cache, exist_ok=True)
+        key = hashlib.sha1(f"{os.path.abspath(path)}:{args.sample}:{backend.model}".encode()).hexdigest()[:16]
+        cached = os.path.join(args.cache, key + ".pickle")
+        if not os.path.exists(cached):
+            with open(cached, "wb") as handle:
+                pickle.dump(prepare(load(path, args.sample), backend), handle)
+        with open(cached, "rb") as handle:
+            return pickle.load(handle)
+    if args.fit:
+        sets = [prepared(path) for path in args.fit]
+        rows: list = []
+        for data in sets:
+            replay(data, weights, rules.Thresholds(1.1, args.review, args.suggest, args.margin), rows, oracle=True)
+        weights = fit(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.zeros(len(weights)), 1.0)
+        for _ in range(3):
+            for data in sets:
+                replay(data, weights, rules.Thresholds(args.train_auto, args.review, args.suggest, args.margin), rows)
+            weights = fit(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.zeros(len(weights)), 1.0)
+        print("DEFAULT_WEIGHTS = (" + ", ".join(f"{v:.2f}" for v in weights) + ")")
+    for path in args.check:
+        data = prepared(path)
+        for auto in (float(a) for a in args.autos.split(",")):
+            result = replay(data, weights, rules.Thresholds(auto, args.review, args.suggest, args.margin))
+            print(path, f"auto={auto}", result)
 
 
 if __name__ == "__main__":

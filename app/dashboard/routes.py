@@ -16,6 +16,7 @@ from app.dashboard.charts import charts_for
 from app.dashboard.exports import csv_response
 from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
 from app.extensions import db
+from app.grouping.panel import grouping_panel
 from app.models import User, utcnow
 from app.queries.dashboard import (
     FIGURES,
@@ -41,6 +42,14 @@ def index():
     figures = {key: build() for key, build in FIGURES.items()}
     charts = {key: charts_for(figure) for key, figure in figures.items()}
     return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline())
+
+
+@bp.route("/dashboard/grouping")
+@leader_required
+def grouping():
+    """How well duplicate grouping works, month by month (app/grouping/panel.py)."""
+
+    return render_template("dashboard/grouping.html", months=grouping_panel())
 
 
 @bp.route("/dashboard/<figure>.csv")

@@ -9,10 +9,13 @@ The interface the rest of Careloop uses:
 - ``remove_report(report_id)`` when a report's text is removed;
 - ``similar_problems(text, limit=5, problem_ids=None, exclude_report_id=None)`` for
   "Is it one of these?" and for the grouping queue;
-- :func:`decide` to group a new report: ``auto`` at or above ``CARELOOP_GROUPING_AUTO``,
-  ``review`` at or above ``CARELOOP_GROUPING_REVIEW``, otherwise ``new``.
+- :func:`decide` to group a new report from the evidence of whole problems (see
+  :mod:`app.grouping.rules`): ``auto`` at or above ``CARELOOP_GROUPING_AUTO`` with a lead
+  of ``CARELOOP_GROUPING_MARGIN`` over the runner-up, no disagreeing identifiers and a
+  text the model can read; ``review`` at or above ``CARELOOP_GROUPING_REVIEW`` (naming up
+  to three candidate problems); otherwise ``new``.
 
-Scores are in [0, 1]: the backend's estimate that two texts describe the same problem.
+Scores are in [0, 1]: the calibrated estimate that a text is about that problem.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from flask import Flask, current_app
 
 from app.grouping.backend import BuiltinBackends, SimilarityBackend
 from app.grouping.index import DatabaseIndex, Match, SimilarityIndex
+from app.grouping.learning import calibration as current_calibration
+from app.grouping.rules import choose, score
 
 if TYPE_CHECKING:
     import pluggy
@@ -113,6 +118,9 @@ class Decision:
     score: float
     report_id: int | None = None
     matches: tuple[Match, ...] = field(default_factory=tuple)
+    # For ``review``: the candidate problems to ask about, best first (problem_id, score).
+    candidates: tuple[Match, ...] = field(default_factory=tuple)
+    readable: float = 1.0
 
 
 def decide(
@@ -128,22 +136,22 @@ def decide(
         merged away); None means every indexed problem.
     :param exclude_report_id: leave this report out (set automatically for a Report).
     """
+
     app = app or current_app._get_current_object()
     if isinstance(text_or_report, str):
         text = text_or_report
     else:
         text = text_or_report.text
         exclude_report_id = text_or_report.id if exclude_report_id is None else exclude_report_id
-    matches = similarity_index(app).similar_problems(
-        text, limit=5, problem_ids=problem_ids, exclude_report_id=exclude_report_id
-    )
+    evidence = similarity_index(app).evidence(text, problem_ids=problem_ids, exclude_report_id=exclude_report_id)
+    calibration = current_calibration(app)
+    score(calibration.weights, evidence.candidates)
+    kind, chosen = choose(evidence, calibration.thresholds)
+    matches = tuple(Match(c.problem_id, c.score, c.report_id) for c in evidence.candidates)
     if not matches:
-        return Decision(NEW, None, 0.0)
-    best = matches[0]
-    if best.score >= float(app.config["CARELOOP_GROUPING_AUTO"]):
-        kind = AUTO
-    elif best.score >= float(app.config["CARELOOP_GROUPING_REVIEW"]):
-        kind = REVIEW
-    else:
-        return Decision(NEW, None, best.score, None, tuple(matches))
-    return Decision(kind, best.problem_id, best.score, best.report_id, tuple(matches))
+        return Decision(NEW, None, 0.0, readable=evidence.readable)
+    best = evidence.candidates[0]
+    if kind == NEW:
+        return Decision(NEW, None, best.score, None, matches, readable=evidence.readable)
+    return Decision(kind, best.problem_id, best.score, best.report_id, matches,
+                    tuple(Match(c.problem_id, c.score, c.report_id) for c in chosen), evidence.readable)

@@ -26,48 +26,16 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.plugin_api import SimilarityBackend
 from app.plugins.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import numpy
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-@dataclass(frozen=True)
-class SimilarityBackend:
-    """A way to turn text into vectors, registered by ``register_similarity_backends``.
-
-    ``encode(texts)`` returns a float32 NumPy array of shape ``(len(texts), dim)`` whose
-    rows have length 1 (cosine similarity is their dot product); it must be pure (no
-    database, no network) and safe to call from several threads. ``slope`` and
-    ``intercept`` calibrate: score = 1 / (1 + exp(-(slope * cosine + intercept))).
-    ``model`` is stored with every vector; change it whenever ``encode`` changes, and
-    vectors of another model are ignored until ``careloop grouping-reindex`` re-encodes them.
-    """
-
-    name: str
-    title: str
-    dim: int
-    model: str
-    encode: Callable[[Sequence[str]], numpy.ndarray]
-    slope: float
-    intercept: float
-
-    def calibrate(self, cosine):
-        """Cosine similarity (a float or an array) to a score in [0, 1]."""
-        import numpy as np
-
-        return 1.0 / (1.0 + np.exp(-(self.slope * np.asarray(cosine, dtype=np.float64) + self.intercept)))
-
-    def cosine_for(self, score: float) -> float:
-        """The cosine similarity at which the calibrated score equals ``score``."""
-        score = min(max(score, 1e-9), 1 - 1e-9)
-        return (math.log(score / (1 - score)) - self.intercept) / self.slope
 
 
 # -- minilm ------------------------------------------------------------------------------
@@ -160,6 +128,37 @@ def lexical_encode(texts: Sequence[str]):
     return out / np.maximum(norms, 1e-12)
 
 
+# -- hybrid: the model where it can read, words and characters where it cannot -----------
+
+_LETTERS = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+class Readability:
+    """The share of a text's words that the model's vocabulary holds whole: about 0.95 for
+    English, 0.3 for German, 0 for Arabic (all-MiniLM-L6-v2 reads it as unknown pieces)."""
+
+    def __init__(self, vocabulary: Path):
+        self._path = vocabulary
+        self._words: frozenset[str] | None = None
+
+    def __call__(self, text: str) -> float:
+        if self._words is None:
+            self._words = frozenset(line.rstrip("\n") for line in self._path.open(encoding="utf-8"))
+        words = _LETTERS.findall((text or "").lower())
+        if not words:
+            return 1.0
+        return sum(w in self._words for w in words) / len(words)
+
+
+def hybrid_encoder(model: Callable[[Sequence[str]], numpy.ndarray]):
+    def encode(texts: Sequence[str]):
+        import numpy as np
+
+        return np.hstack([model(texts), lexical_encode(texts)]).astype(np.float32) / np.float32(math.sqrt(2))
+
+    return encode
+
+
 # -- the built-in plugin -----------------------------------------------------------------
 
 class BuiltinBackends:
@@ -168,7 +167,21 @@ class BuiltinBackends:
     @hookimpl(trylast=True)
     def register_similarity_backends(self, app):
         threads = int(app.config.get("CARELOOP_GROUPING_THREADS", 1))
+        minilm = MiniLM(threads=threads)
         return [
+            # The default: all-MiniLM-L6-v2 and the lexical vector side by side (1,408
+            # dimensions). Decisions weigh the two by how much of the text the model reads.
+            SimilarityBackend(
+                name="hybrid",
+                title="all-MiniLM-L6-v2 with word and character n-grams",
+                dim=384 + LEXICAL_DIM,
+                model="hybrid-minilm-lexical/1",
+                encode=hybrid_encoder(minilm),
+                slope=11.44,
+                intercept=-7.17,
+                parts=(384, LEXICAL_DIM),
+                readable=Readability(DATA / "minilm-vocab.txt"),
+            ),
             # Calibration fitted with bench/grouping_calibrate.py on the development half of
             # BANKING77 (the categories at even positions; the other half is held out).
             SimilarityBackend(
@@ -176,7 +189,7 @@ class BuiltinBackends:
                 title="all-MiniLM-L6-v2 (int8 ONNX)",
                 dim=384,
                 model="all-MiniLM-L6-v2-int8/1",
-                encode=MiniLM(threads=threads),
+                encode=minilm,
                 slope=11.44,
                 intercept=-7.17,
             ),

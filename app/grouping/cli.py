@@ -25,14 +25,31 @@ from app.models import Report
 @click.option("--backend", help="Similarity backend (default: CARELOOP_GROUPING_BACKEND).")
 @click.option("--auto", "auto", type=float, help="Threshold to join automatically (default: CARELOOP_GROUPING_AUTO).")
 @click.option("--review", "review", type=float, help="Threshold to queue for review (default: CARELOOP_GROUPING_REVIEW).")
+@click.option("--suggest", "suggest", type=float, help="Threshold of customers' suggestions (default: CARELOOP_SUGGEST_MIN).")
+@click.option("--simulate-leader", is_flag=True,
+              help="After each report a leader answers as the labels say; adds first/second-half figures.")
 @with_appcontext
-def grouping_eval(file, text_column, label_column, limit, database_url, backend, auto, review):
+def grouping_eval(file, text_column, label_column, limit, database_url, backend, auto, review, suggest,
+                  simulate_leader):
     """File FILE's rows, in order, through the filing service into a fresh database and
-    print one JSON object scoring the grouping (labels are used only to score)."""
+    print one JSON object scoring the grouping (labels are used only to score).
+
+    \b
+    A problem's label is the label of the report that started it. Of the reports that
+    have an earlier report with the same label ("with_earlier_duplicate"):
+    duplicates_caught  share joined automatically to a problem of their label, or asked
+                       about in a review question naming one among its candidates;
+    auto_precision     right automatic joins / automatic joins;
+    auto_coverage      right automatic joins / reports with an earlier duplicate;
+    review_precision   review questions naming a right problem / review questions;
+    suggest_hit        share whose suggestion list (after CARELOOP_SUGGEST_MIN, at
+                       most five) holds a problem of their label;
+    auto_wrong_near_miss  wrong automatic joins between labels sharing vocabulary.
+    With a "lang" column every figure is given per language too ("by_lang")."""
 
     config = {k: v for k, v in current_app.config.items() if k.startswith("CARELOOP_")}
     for key, value in (("CARELOOP_GROUPING_BACKEND", backend), ("CARELOOP_GROUPING_AUTO", auto),
-                       ("CARELOOP_GROUPING_REVIEW", review)):
+                       ("CARELOOP_GROUPING_REVIEW", review), ("CARELOOP_SUGGEST_MIN", suggest)):
         if value is not None:
             config[key] = value
 
@@ -43,7 +60,8 @@ def grouping_eval(file, text_column, label_column, limit, database_url, backend,
     try:
         result = run_evaluation(file, text_column=text_column, label_column=label_column, config=config,
                                 database_url=database_url, limit=limit,
-                                progress=progress if sys.stderr.isatty() else None)
+                                progress=progress if sys.stderr.isatty() else None,
+                                simulate_leader=simulate_leader)
     except EvaluationError as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps(result))

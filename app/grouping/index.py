@@ -32,6 +32,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from app.extensions import db
+from app.grouping import rules
 from app.models.grouping import SimilarityChange, SimilarityVector
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 HOLE_SECONDS = 600
 MAX_HOLES = 10_000
 ENCODED_KEPT = 1024  # recent texts' vectors (a suggestion typed, then filed; an import page)
+TITLES_KEPT = 20_000  # public titles' vectors, for customers' suggestions
 # Two reports that each cite an identifier the other lacks (a version, a ticket key, an
 # amount) are rarely about the same problem: their score is multiplied by this.
 MARKS_PENALTY = 0.75
@@ -126,6 +128,7 @@ class DatabaseIndex(SimilarityIndex):
         self.words = (backend.dim + 63) // 64
         self._lock = threading.RLock()
         self._encoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._reset()
 
     # -- the process's copy ----------------------------------------------------------
@@ -374,23 +377,24 @@ class DatabaseIndex(SimilarityIndex):
 
     # -- searching ---------------------------------------------------------------------
 
-    def _search(self, vector: np.ndarray, marks: int, candidates: int,
-                problem_ids: Iterable[int] | None, exclude_report_id: int | None):
-        """Rows of the best candidates and their calibrated scores, best first."""
+    def _candidate_rows(self, vector: np.ndarray, candidates: int, problem_ids: Iterable[int] | None,
+                        exclude_report_id: int | None, words: range | None = None) -> np.ndarray:
+        """The rows nearest to ``vector`` by Hamming distance of their sign bits (``words``:
+        which 64-bit words of the codes to compare; all by default), unordered."""
         n = self._n
         if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.int64)
         query = self._codes_of(vector[None, :])[0]
         distance = np.zeros(n, np.uint16)
         scratch = np.empty(n, np.uint64)
-        for word in range(self.words):
+        for word in words if words is not None else range(self.words):
             np.bitwise_xor(self._codes[word, :n], query[word], out=scratch)
             distance += np.bitwise_count(scratch)
         invalid = ~self._alive[:n]
         if problem_ids is not None:
             wanted = np.fromiter(problem_ids, np.int64)
             if not len(wanted):
-                return np.zeros(0, np.int64), np.zeros(0)
+                return np.zeros(0, np.int64)
             allowed = np.zeros(int(wanted.max()) + 1, bool)
             allowed[wanted[wanted >= 0]] = True
             problems = self._problem[:n]
@@ -405,7 +409,7 @@ class DatabaseIndex(SimilarityIndex):
         distance += invalid.view(np.uint8) * np.uint16(FAR)  # no real distance reaches FAR
         valid = n - int(np.count_nonzero(invalid))
         if valid == 0:
-            return np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.int64)
         take = min(candidates, valid)
         # The rows within the smallest distance that reaches ``take`` rows (ties included):
         # a histogram of distances is several times cheaper than a partial sort.
@@ -414,7 +418,24 @@ class DatabaseIndex(SimilarityIndex):
         rows = np.flatnonzero(distance <= limit)
         if len(rows) > 4 * take:
             rows = rows[np.argpartition(distance[rows], take - 1)[:take]]
-        cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
+        return rows
+
+    def _search(self, vector: np.ndarray, marks: int, candidates: int,
+                problem_ids: Iterable[int] | None, exclude_report_id: int | None, w: float = 1.0):
+        """Rows of the best candidates and their calibrated scores, best first. For a
+        backend of two parts, ``w`` weighs the model's cosine against the lexical one."""
+        words = None
+        if self.backend.parts:
+            split = self.backend.parts[0] // 64
+            words = range(0, split) if w >= 0.5 else range(split, self.words)
+        rows = self._candidate_rows(vector, candidates, problem_ids, exclude_report_id, words)
+        if not len(rows):
+            return rows, np.zeros(0)
+        if self.backend.parts:
+            m, lex = self._part_cosines(rows, vector)
+            cosine = w * m + (1 - w) * lex
+        else:
+            cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
         scores = self.backend.calibrate(cosine)
         if marks:
             theirs = self._marks[rows]
@@ -423,6 +444,151 @@ class DatabaseIndex(SimilarityIndex):
             scores = np.where(conflict, scores * MARKS_PENALTY, scores)
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
+
+    # -- the evidence for a decision (see rules.py) --------------------------------------
+
+    def _part_cosines(self, rows: np.ndarray, vector: np.ndarray,
+                      want: tuple[bool, bool] = (True, True)) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The model's and the lexical cosine of ``vector`` with the given rows (the same
+        cosine twice for a backend of one part); ``want`` skips a part not needed."""
+        scale = self._scale[rows]
+        parts = self.backend.parts
+        if not parts:
+            cosine = (self._vec[rows].astype(np.float32) @ vector) * scale
+            return cosine, cosine
+        split = parts[0]
+        # Each part has length 1/sqrt(2) in the stored vector: twice the dot product is its cosine.
+        m = (self._vec[rows, :split].astype(np.float32) @ vector[:split]) * (2 * scale) if want[0] else None
+        lex = (self._vec[rows, split:].astype(np.float32) @ vector[split:]) * (2 * scale) if want[1] else None
+        return m, lex
+
+    def readability(self, text: str) -> float:
+        return float(self.backend.readable(text)) if self.backend.readable else 1.0
+
+    def evidence(self, text: str, *, problem_ids: Iterable[int] | None = None,
+                 exclude_report_id: int | None = None, limit: int = rules.CANDIDATE_PROBLEMS,
+                 ignore_problem_ids: Iterable[int] = ()) -> rules.Evidence:
+        """Per-problem evidence that ``text`` belongs to the problems nearest to it (not
+        yet scored: see :func:`app.grouping.rules.score`)."""
+        vector, marks = self.encode(text)
+        readable = self.readability(text)
+        self.refresh()
+        with self._lock:
+            return self._evidence(vector, marks, readable, problem_ids, exclude_report_id, limit,
+                                  set(ignore_problem_ids))
+
+    def _evidence(self, vector, marks, readable, problem_ids, exclude_report_id, limit, ignored) -> rules.Evidence:
+        parts = self.backend.parts
+        w = rules.weight(readable) if parts else 1.0
+        words = None
+        if parts:
+            split = parts[0] // 64
+            words = range(0, split) if w >= 0.5 else range(split, self.words)
+        evidence = rules.Evidence(readable=readable)
+        rows = self._candidate_rows(vector, 256 + 64 * limit, problem_ids, exclude_report_id, words)
+        if ignored and len(rows):
+            rows = rows[~np.isin(self._problem[rows], list(ignored))]
+        if not len(rows):
+            return evidence
+        if w >= 1.0:  # a text the model reads: candidates ranked by the model alone
+            h, _ = self._part_cosines(rows, vector, (True, False))
+        elif w <= 0.0:
+            _, h = self._part_cosines(rows, vector, (False, True))
+        else:
+            m, lex = self._part_cosines(rows, vector)
+            h = w * m + (1 - w) * lex
+        order = np.argsort(-h, kind="stable")
+        rows, h = rows[order], h[order]
+        problems: list[int] = []
+        for problem in self._problem[rows].tolist():
+            if problem not in problems:
+                problems.append(problem)
+                if len(problems) == limit:
+                    break
+        voters = self._problem[rows[: rules.VOTERS]]
+        strength = np.maximum(h[: rules.VOTERS], 0)
+        n = self._n
+        excluded = -1
+        if exclude_report_id is not None and exclude_report_id < len(self._row_of):
+            excluded = int(self._row_of[exclude_report_id])
+        mine = np.uint64(marks)
+        for problem in problems:
+            members = np.flatnonzero(self._alive[:n] & (self._problem[:n] == problem))
+            members = members[members != excluded]
+            if not len(members):
+                continue
+            founder = members[int(np.argmin(self._report[members]))]  # the report that started it
+            members = members[-rules.PROBLEM_REPORTS:]
+            mm, ll = self._part_cosines(members, vector)
+            hh = w * mm + (1 - w) * ll
+            fm, fl = self._part_cosines(np.array([founder]), vector)
+            first = float(w * fm[0] + (1 - w) * fl[0])
+            best = members[int(np.argmax(hh))]
+            theirs = self._marks[best]
+            conflict = bool(marks) and theirs != 0 and (theirs & ~mine) != 0 and (mine & ~theirs) != 0
+            features = rules.problem_features(
+                hh, mm, ll, w=w, size=len(members), conflict=conflict, first=first,
+                vote=float((strength * (voters == problem)).sum()) / rules.VOTERS,
+            )
+            evidence.candidates.append(rules.Candidate(int(problem), int(self._report[best]), features))
+        rules.add_margins(evidence.candidates)
+        return evidence
+
+    def title_candidates(self, text: str, titles: dict[int, str]) -> list[rules.Candidate]:
+        """Evidence that ``text`` is about each problem judged by its title alone (a
+        public title a customer recognises), as candidates with one report each."""
+        titles = {p: t for p, t in titles.items() if t and t.strip()}
+        if not titles:
+            return []
+        vector, _marks = self.encode(text)
+        readable = self.readability(text)
+        parts = self.backend.parts
+        w = rules.weight(readable) if parts else 1.0
+        vectors = np.vstack(self._title_vectors(list(titles.values())))
+        if parts:
+            split = parts[0]
+            m = 2 * (vectors[:, :split] @ vector[:split])
+            lex = 2 * (vectors[:, split:] @ vector[split:])
+        else:
+            m = lex = vectors @ vector
+        out = []
+        for i, problem_id in enumerate(titles):
+            features = rules.problem_features(np.array([w * m[i] + (1 - w) * lex[i]]), m[i:i + 1], lex[i:i + 1],
+                                              w=w, size=1, vote=0.0, conflict=False)
+            out.append(rules.Candidate(int(problem_id), 0, features))
+        return out
+
+    def _title_vectors(self, titles: list[str]) -> list[np.ndarray]:
+        """Vectors of problem titles, kept apart from the texts being filed (titles are few
+        and asked for on every customer's suggestion)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in titles if t not in self._titles))
+        if missing:
+            encoded = self.backend.encode(missing).astype(np.float32)
+            with self._lock:
+                for title, vector in zip(missing, encoded):
+                    self._titles[title] = vector
+                while len(self._titles) > TITLES_KEPT:
+                    self._titles.popitem(last=False)
+        with self._lock:
+            return [self._titles[t] for t in titles]
+
+    def features_for(self, text: str, problem_id: int, *, exclude_report_id: int | None = None,
+                     ignore_problem_ids: Iterable[int] = ()) -> dict[str, float] | None:
+        """The evidence that ``text`` is about ``problem_id`` (its features, margin included,
+        against the nearest other problems), or None if that problem has no indexed report."""
+        evidence = self.evidence(text, exclude_report_id=exclude_report_id, ignore_problem_ids=ignore_problem_ids)
+        for candidate in evidence.candidates:
+            if candidate.problem_id == problem_id:
+                return dict(candidate.features)
+        alone = self.evidence(text, problem_ids=[problem_id], exclude_report_id=exclude_report_id, limit=1)
+        if not alone.candidates:
+            return None
+        features = dict(alone.candidates[0].features)
+        best_other = max((c.features["h1"] for c in evidence.candidates), default=0.0)
+        features["margin"] = features["h1"] - best_other
+        features["vote"] = 0.0
+        return features
 
     def _problems_from(self, rows, scores, limit: int) -> list[Match]:
         matches: list[Match] = []
@@ -446,22 +612,25 @@ class DatabaseIndex(SimilarityIndex):
         customer may see); ``exclude_report_id`` leaves out a report (the one being decided).
         """
         vector, marks = self.encode(text)
+        w = rules.weight(self.readability(text))
         self.refresh()
         with self._lock:
-            rows, scores = self._search(vector, marks, 256 + 64 * limit, problem_ids, exclude_report_id)
+            rows, scores = self._search(vector, marks, 256 + 64 * limit, problem_ids, exclude_report_id, w)
             return self._problems_from(rows, scores, limit)
 
     def similar_reports(self, text: str, *, limit: int = 5,
                         exclude_report_id: int | None = None) -> list[tuple[int, float]]:
         """Reports whose text resembles ``text``, as ``(report_id, score)``, best first."""
         vector, marks = self.encode(text)
+        w = rules.weight(self.readability(text))
         self.refresh()
         with self._lock:
-            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, exclude_report_id)
+            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, exclude_report_id, w)
             return [(int(self._report[r]), round(float(s), 4)) for r, s in zip(rows[:limit], scores[:limit])]
 
-    def report_neighbours(self, report_id: int, *, limit: int = 5) -> list[tuple[int, float]]:
-        """Reports most similar to a stored report (itself left out), from its stored vector."""
+    def report_neighbours(self, report_id: int, *, limit: int = 5, readable: float = 1.0) -> list[tuple[int, float]]:
+        """Reports most similar to a stored report (itself left out), from its stored vector
+        (``readable``: the report text's readability, for a backend of two parts)."""
         self.refresh()
         with self._lock:
             if report_id >= len(self._row_of) or self._row_of[report_id] < 0:
@@ -470,7 +639,7 @@ class DatabaseIndex(SimilarityIndex):
             vector = self._vec[row].astype(np.float32) * self._scale[row]
             vector /= max(float(np.linalg.norm(vector)), 1e-12)
             marks = int(self._marks[row])
-            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, report_id)
+            rows, scores = self._search(vector, marks, 256 + 16 * limit, None, report_id, rules.weight(readable))
             return [(int(self._report[r]), round(float(s), 4)) for r, s in zip(rows[:limit], scores[:limit])]
 
     def size(self) -> int:
@@ -484,3 +653,4 @@ class DatabaseIndex(SimilarityIndex):
         with self._lock:
             self._reset()
             self._encoded.clear()
+            self._titles.clear()

@@ -76,6 +76,14 @@ class MergeForm(FlaskForm):
                                       NumberRange(min=1, message=_l("Give a problem number."))])
 
 
+class MergeManyForm(FlaskForm):
+    """Several problems (checkboxes named ``problems``) merged into one, in one step."""
+
+    target = IntegerField(_l("Merge the chosen problems into problem number"),
+                          validators=[InputRequired(_l("Give the number of the problem to merge into.")),
+                                      NumberRange(min=1, message=_l("Give a problem number."))])
+
+
 class SplitForm(FlaskForm):
     target = IntegerField(_l("Move them to problem number (leave empty for a new problem)"),
                           validators=[Optional(), NumberRange(min=1, message=_l("Give a problem number."))])

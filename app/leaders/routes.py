@@ -23,6 +23,7 @@ from app.leaders.forms import (
     HandOverForm,
     LinkWorkForm,
     MergeForm,
+    MergeManyForm,
     MoveReportForm,
     PublishForm,
     ReopenForm,
@@ -58,9 +59,54 @@ from app.web import leader_required, run_service
 @bp.route("/triage")
 @leader_required
 def triage():
-    return render_template("leaders/triage.html", rows=triage_queue(), closing=not_closed_out(),
+    return _render_triage()
+
+
+def _render_triage(merge_many: MergeManyForm | None = None, status: int = 200, chosen=()):
+    rows = triage_queue()
+    return render_template("leaders/triage.html", rows=rows, closing=not_closed_out(),
                            still=still_happening_queue(),
-                           reviews=grouping_service.pending_reviews(), action=ActionForm(formdata=None))
+                           reviews=grouping_service.pending_reviews(), action=ActionForm(formdata=None),
+                           candidates=grouping_service.triage_candidates([row.Problem for row in rows]),
+                           merge_many=merge_many or MergeManyForm(formdata=None, prefix="many"),
+                           chosen=set(chosen)), status
+
+
+@bp.post("/problems/<int:problem_id>/merge-into/<int:target_id>")
+@leader_required
+def merge_into(problem_id, target_id):
+    """One click from triage: merge a new problem into a candidate the engine found."""
+    problem = _problem_or_404(problem_id)
+    target = _problem_or_404(target_id)
+    form = ActionForm()
+    if form.validate_on_submit() and run_service(form, lambda: grouping_service.merge_problems(problem, target, current_user)):
+        flash(_("Problem #%(number)s merged into #%(target)s: its reports and people are there now.",
+                number=problem.id, target=target.id), "success")
+    else:
+        flash(" ".join(form.form_errors) or _("The form expired; please try again."), "info")
+    return redirect(url_for("leaders.triage"))
+
+
+@bp.post("/problems/merge-many")
+@leader_required
+def merge_many():
+    """Merge several chosen problems into one, in one step."""
+    form = MergeManyForm(prefix="many")
+    chosen = [int(v) for v in request.form.getlist("problems") if v.isdigit()]
+
+    def action():
+        target = _target_or_error(form.target.data, required=True)
+        sources = [p for p in (db.session.get(Problem, i) for i in chosen) if p is not None]
+        if not sources:
+            raise services.ServiceError(_("Choose the problems to merge."), field="target")
+        return grouping_service.merge_many(sources, target, current_user)
+
+    done = {}
+    if form.validate_on_submit() and run_service(form, lambda: done.setdefault("to", action())):
+        flash(ngettext("Merged %(num)d problem into #%(number)s.", "Merged %(num)d problems into #%(number)s.",
+                       len([c for c in chosen if c != done["to"].id]), number=done["to"].id), "success")
+        return redirect(url_for("leaders.problem", problem_id=done["to"].id))
+    return _render_triage(form, 422, chosen)
 
 
 @bp.route("/problems")
@@ -436,9 +482,14 @@ def answer_review(review_id, answer):
     form = ActionForm()
     done = {}
 
+    chosen = request.form.get("candidate", type=int)
+
     def action():
         if answer == "confirm":
-            done["problem"] = grouping_service.confirm_review(review, current_user)
+            other = db.session.get(Problem, chosen) if chosen else None
+            if chosen and other is None:
+                raise services.ServiceError(_("There is no problem #%(number)s.", number=chosen))
+            done["problem"] = grouping_service.confirm_review(review, current_user, candidate=other)
         else:
             grouping_service.reject_review(review, current_user)
 

@@ -466,6 +466,8 @@ class GroupingReview(db.Model):
     candidate_problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
     score: Mapped[float]
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | confirmed | rejected
+    # Other likely problems, best first, as [[problem_id, score], ...] (migration 0017).
+    alternatives: Mapped[list | None] = mapped_column(JSON)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -473,6 +475,15 @@ class GroupingReview(db.Model):
     report: Mapped[Report] = relationship()
     candidate: Mapped[Problem] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+    def other_candidates(self) -> list[tuple[Problem, float]]:
+        """The question's other candidate problems (still there), best first, with scores."""
+        found = []
+        for problem_id, score in self.alternatives or ():
+            problem = db.session.get(Problem, int(problem_id))
+            if problem is not None and problem.merged_into_id is None and problem.id != self.candidate_problem_id:
+                found.append((problem, float(score)))
+        return found
 
 
 class RateLimitHit(db.Model):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -53,3 +53,27 @@ class SimilarityChange(db.Model):
     problem_id: Mapped[int | None]
     old_problem_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class GroupingDecision(db.Model):
+    """A leader's labelled decision about a report and a problem, which the grouping
+    learns from (see :mod:`app.grouping.learning`).
+
+    ``source`` says where the label came from: ``confirmed`` / ``rejected`` (a review
+    question), ``undone`` (an automatic join taken back), ``merged``, ``moved``, ``split``.
+    ``same`` is the label: the report is about ``problem_id`` (True) or not (False).
+    ``features`` are the evidence of the report for that problem when it was decided
+    (app.grouping.rules.FEATURES), so the calibration can be fitted again without the texts.
+    """
+
+    __tablename__ = "grouping_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    same: Mapped[bool]
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    score: Mapped[float | None]
+    features: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow, index=True)

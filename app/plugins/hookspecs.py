@@ -89,9 +89,9 @@ def register_similarity_backends(app: Flask) -> list[SimilarityBackend]:
     """Register backends that turn report text into vectors for grouping duplicates.
 
     Called once when the app is created, after configuration is loaded; the setting
-    ``CARELOOP_GROUPING_BACKEND`` then picks one backend by name (``minilm`` by default).
-    Careloop registers its own backends (``minilm``, ``lexical``) through this hook,
-    marked ``trylast``.
+    ``CARELOOP_GROUPING_BACKEND`` then picks one backend by name (``hybrid`` by default).
+    Careloop registers its own backends (``hybrid``, ``minilm``, ``lexical``) through this
+    hook, marked ``trylast``.
 
     :param app: the Flask app; read settings from ``app.config`` if you need them.
     :return: a list of :class:`app.plugin_api.SimilarityBackend`. The lists of all plugins
@@ -102,9 +102,11 @@ def register_similarity_backends(app: Flask) -> list[SimilarityBackend]:
     ``encode`` must not touch the database, Flask's request state or the network (tests
     run with ``HF_HUB_OFFLINE=1``): ship the model in a package. It returns unit-length
     float32 rows; the backend's ``slope`` and ``intercept`` calibrate cosine similarity
-    into a score in [0, 1] so that ``CARELOOP_GROUPING_AUTO`` and ``CARELOOP_GROUPING_REVIEW``
-    mean the same for every backend: fit them on labelled text with
-    ``bench/grouping_calibrate.py``. Change ``model`` whenever the vectors change; stored
+    into a score in [0, 1] for ``similar_problems``. The grouping decision uses the
+    evidence of whole problems (``app/grouping/rules.py``); a backend made of a model part
+    and a lexical part sets ``parts`` and ``readable`` (see ``SimilarityBackend``) so a
+    text the model cannot read is compared by its lexical part and never joined
+    automatically. Change ``model`` whenever the vectors change; stored
     vectors of another model are ignored until ``careloop grouping-reindex``.
     Reference: ``app/grouping/backend.py``.
     """

@@ -17,6 +17,8 @@ from flask_babel import gettext as _
 from app.events import record_event
 from app.extensions import db
 from app.grouping import AUTO, REVIEW, decide, similarity_index
+from app.grouping.learning import calibration, forget
+from app.grouping.rules import score
 from app.messaging.compose import add_message, render_message
 from app.models import (
     DUPLICATE_CONFIRMED,
@@ -34,6 +36,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.models.grouping import GroupingDecision
 from app.observability import grouping_timer
 from app.services.errors import ServiceError
 from app.services.permissions import require_leader, require_owner_or_admin
@@ -47,6 +50,7 @@ class Placement:
     grouping: str | None = None
     score: float | None = None
     review: tuple[str, Problem, float] | None = None  # (kind, candidate, score) to ask about
+    alternatives: list[list] | None = None  # other candidates for the question: [[problem_id, score], ...]
 
 
 def enabled() -> bool:
@@ -71,7 +75,8 @@ def place(text: str) -> Placement:
         return Placement(None, review=("recurrence", candidate, decision.score))
     if decision.kind == AUTO:
         return Placement(candidate, grouping="auto", score=decision.score)
-    return Placement(None, review=("duplicate", candidate, decision.score))
+    others = [[m.problem_id, m.score] for m in decision.candidates[1:] if m.problem_id != candidate.id]
+    return Placement(None, review=("duplicate", candidate, decision.score), alternatives=others or None)
 
 
 def after_filing(report: Report, placement: Placement) -> None:
@@ -82,7 +87,8 @@ def after_filing(report: Report, placement: Placement) -> None:
                score=round(placement.score, 3))
     if placement.review is not None:
         kind, candidate, score = placement.review
-        review = GroupingReview(kind=kind, report=report, candidate=candidate, score=score)
+        review = GroupingReview(kind=kind, report=report, candidate=candidate, score=score,
+                                alternatives=placement.alternatives)
         db.session.add(review)
         verb = RECURRENCE_SUSPECTED if kind == "recurrence" else DUPLICATE_SUGGESTED
         record_event(verb, None, problem=report.problem, report=report, candidate=candidate.id, score=round(score, 3))
@@ -125,11 +131,17 @@ def _decide_review(review: GroupingReview, actor: User, status: str) -> None:
     review.status, review.decided_by, review.decided_at = status, actor, utcnow()
 
 
-def confirm_review(review: GroupingReview, actor: User) -> Problem:
-    """Yes, the same problem: the report joins the candidate (a recurrence reopens it)."""
+def confirm_review(review: GroupingReview, actor: User, candidate: Problem | None = None) -> Problem:
+    """Yes, the same problem: the report joins the candidate (a recurrence reopens it).
+    ``candidate`` may name one of the question's other candidates instead."""
 
+    if candidate is not None and candidate.id != review.candidate_problem_id:
+        if candidate.id not in {int(a[0]) for a in review.alternatives or ()}:
+            raise ServiceError(_("That problem was not one of the candidates."))
+        review.candidate = candidate
     _decide_review(review, actor, "confirmed")
     candidate, report = review.candidate, review.report
+    _learn(report, candidate.id, True, "confirmed", actor)
     if review.kind == "recurrence" and candidate.status not in OPEN_STATUSES:
         reopen(candidate, actor, reason=f"Still happening: report #{report.id}")
     start = report.problem
@@ -143,6 +155,9 @@ def confirm_review(review: GroupingReview, actor: User) -> Problem:
 def reject_review(review: GroupingReview, actor: User) -> None:
     """No, a different problem: the report stays where it is."""
     _decide_review(review, actor, "rejected")
+    _learn(review.report, review.candidate_problem_id, False, "rejected", actor)
+    for problem_id, _score in review.alternatives or ():
+        _learn(review.report, int(problem_id), False, "rejected", actor)
     record_event(DUPLICATE_REJECTED, actor, problem=review.report.problem, report=review.report,
            candidate=review.candidate_problem_id, kind=review.kind)
     db.session.flush()
@@ -155,6 +170,7 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
     if report.grouping != "auto":
         raise ServiceError(_("This report was not grouped automatically."))
     before = report.problem_id
+    _learn(report, before, False, "undone", actor)
     new_problem = move_report(report, actor, None, grouping=None)  # the owner's (or an admin's) to undo
     record_event(GROUPING_UNDONE, actor, problem=new_problem, report=report, before={"problem_id": before})
     return new_problem
@@ -175,6 +191,8 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
         if problem.owner_id is not None:
             require_owner_or_admin(problem, actor, _("Only the owner of #%(id)s or an admin can merge it.", id=problem.id))
     moved = list(source.reports)
+    for report in moved[:LEARN_PER_MERGE]:
+        _learn(report, target.id, True, "merged", actor, ignore=(source.id,))
     for report in moved:
         report.problem = target
         report.grouping = "moved"
@@ -189,6 +207,74 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
                        .values(candidate_problem_id=target.id))
     db.session.flush()  # who is told what follows from the events (services/telling.py)
     return target
+
+
+def merge_many(sources: list[Problem], target: Problem, actor: User) -> Problem:
+    """Merge several problems into ``target`` in one step (each as :func:`merge_problems`)."""
+    require_leader(actor, REGROUP)
+    chosen = [p for p in dict.fromkeys(sources) if p.id != target.id]
+    if not chosen:
+        raise ServiceError(_("Choose at least one other problem to merge into #%(id)s.", id=target.id),
+                           field="sources")
+    for source in chosen:
+        merge_problems(source, target, actor)
+    return target
+
+
+LEARN_PER_MERGE = 20  # a merge's reports stored as labelled decisions (the first ones)
+
+
+def _learn(report: Report, problem_id: int | None, same: bool, source: str, actor: User | None,
+           ignore: tuple[int, ...] = ()) -> None:
+    """Store a leader's decision with the evidence the engine has for it (same transaction)."""
+
+    if problem_id is None or report.removed_at is not None or not (report.text or "").strip():
+        return
+    features = similarity_index().features_for(report.text, problem_id, exclude_report_id=report.id,
+                                               ignore_problem_ids=ignore)
+    if features is None:
+        return
+    db.session.add(GroupingDecision(source=source, same=same, report_id=report.id, problem_id=problem_id,
+                                    actor_id=actor.id if actor else None, features=features))
+    forget()
+
+
+def learn_from_move(report: Report, source: Problem, target: Problem | None, actor: User) -> None:
+    """A leader moved a report by hand: it was not about ``source``, and is about ``target``."""
+    _learn(report, source.id, False, "moved", actor)
+    if target is not None:
+        _learn(report, target.id, True, "moved", actor)
+
+
+def candidate_problems(problem: Problem, limit: int = 3) -> list[tuple[Problem, float]]:
+    """The open problems most likely to be the same as ``problem`` (for triage), with scores:
+    its first report decided against every other open problem."""
+
+    first = db.session.scalar(db.select(Report).where(Report.problem_id == problem.id, Report.removed_at.is_(None))
+                              .order_by(Report.id).limit(1))
+    if first is None or not enabled():
+        return []
+    allowed = [i for i in visible_open_problem_ids(staff=True) if i != problem.id]
+    if not allowed:
+        return []
+    decision = decide(first.text, problem_ids=allowed, exclude_report_id=first.id)
+    matches = [m for m in decision.matches[:limit] if m.score >= float(current_app.config["CARELOOP_SUGGEST_MIN"])]
+    problems = {p.id: p for p in db.session.scalars(db.select(Problem).where(
+        Problem.id.in_([m.problem_id for m in matches])))}
+    return [(problems[m.problem_id], m.score) for m in matches if m.problem_id in problems]
+
+
+TRIAGE_CANDIDATES = 20  # new problems in triage that get candidates computed
+
+
+def triage_candidates(problems: list[Problem]) -> dict[int, list[tuple[Problem, float]]]:
+    """For the first new problems in triage, their best candidate problems with scores."""
+    out: dict[int, list[tuple[Problem, float]]] = {}
+    for problem in problems[:TRIAGE_CANDIDATES]:
+        found = candidate_problems(problem)
+        if found:
+            out[problem.id] = found
+    return out
 
 
 def _merge_if_emptied(problem: Problem, into: Problem, actor: User) -> None:
@@ -227,19 +313,33 @@ def visible_open_problem_ids(*, staff: bool) -> list[int]:
 
 def suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:
     """Up to ``limit`` similar open problems for a filer, with the same visibility rules
-    everywhere (form, JSON endpoint, confirmation step)."""
+    everywhere (form, JSON endpoint, confirmation step). Scored like the grouping decision,
+    against the whole problem and, for customers, against its public title too, with the
+    suggestion threshold of its own (``CARELOOP_SUGGEST_MIN``)."""
+
     text = (text or "").strip()
     if len(text) < 12:
         return []
     allowed = visible_open_problem_ids(staff=staff)
     if not allowed:
         return []
-    threshold = float(current_app.config.get("CARELOOP_SUGGEST_MIN", current_app.config["CARELOOP_GROUPING_REVIEW"]))
-    matches = similarity_index().similar_problems(text, limit=limit, problem_ids=allowed)
+    index = similarity_index()
+    chosen = calibration()
+    evidence = index.evidence(text, problem_ids=allowed, limit=limit)
+    score(chosen.weights, evidence.candidates)
+    scores = {c.problem_id: c.score for c in evidence.candidates}
+    if not staff:
+        titles = dict(db.session.execute(db.select(Problem.id, Problem.public_title).where(Problem.id.in_(allowed))).all())
+        titled = index.title_candidates(text, titles)
+        score(chosen.weights, titled)
+        for candidate in titled:
+            scores[candidate.problem_id] = max(scores.get(candidate.problem_id, 0.0), candidate.score)
+    best = sorted(scores.items(), key=lambda item: -item[1])[:limit]
+    threshold = chosen.thresholds.suggest
     problems = {p.id: p for p in db.session.scalars(db.select(Problem).where(
-        Problem.id.in_([m.problem_id for m in matches])))}
+        Problem.id.in_([problem_id for problem_id, _ in best])))}
     return [
-        {"id": m.problem_id, "title": problems[m.problem_id].title if staff else problems[m.problem_id].public_title,
-         "score": round(m.score, 2)}
-        for m in matches if m.score >= threshold and m.problem_id in problems
+        {"id": problem_id, "title": problems[problem_id].title if staff else problems[problem_id].public_title,
+         "score": round(value, 2)}
+        for problem_id, value in best if value >= threshold and problem_id in problems
     ]

@@ -241,6 +241,10 @@ def move_report(
                                                 id=target.id))
     if target is not None and target.id == source.id:
         raise ServiceError(_("The report is already in that problem."), field="target")
+    if grouping == "moved":  # a leader's own move is a labelled decision for the grouping
+        from app.services.grouping import learn_from_move
+
+        learn_from_move(report, source, target, actor)
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)

@@ -105,3 +105,51 @@ def test_a_leader_merges_two_problems_and_both_sets_of_people_appear(page, app, 
     finally:
         app.config["CARELOOP_GROUPING_AUTO"] = saved
         app.config["CARELOOP_GROUPING_REVIEW"] = saved_review
+
+
+def test_triage_shows_candidates_with_scores_and_merges_in_one_click(page, app, live_server, create_user):
+    """Issue 13: each new problem's best candidates, with scores; one click merges; several
+    chosen problems merge into one in one step; the grouping panel counts it."""
+    keys = ("CARELOOP_GROUPING_AUTO", "CARELOOP_GROUPING_REVIEW", "CARELOOP_SUGGEST_MIN")
+    saved = {k: app.config.get(k) for k in keys}
+    app.config.update(CARELOOP_GROUPING_AUTO=1.01, CARELOOP_GROUPING_REVIEW=1.0, CARELOOP_SUGGEST_MIN=0.05)
+    try:
+        leader = create_user(Role.LEADER, name="Dana Okafor")
+        texts = [
+            ("Alan Price", "Parcels are left outside in the rain by the driver, mine was soaked."),
+            ("Zara Ali", "The driver left my parcel outside in the rain again, the box fell apart."),
+            ("Tom Reed", "My parcel was left on the doorstep in the rain and got wet."),
+            ("Ivy Chen", "The lift in block B has been stuck on the ground floor since Friday."),
+        ]
+        ids = []
+        with app.app_context():
+            for name, text in texts:
+                report = services.file_report(text=text, reporter=services.new_reporter(name=name))
+                db.session.commit()
+                ids.append(report.problem_id)
+        first, second, third, lift = ids
+        sign_in(page, leader)
+        page.goto("/triage")
+        table = page.get_by_role("table", name="New problems and their candidate duplicates")
+        expect(table).to_be_visible()
+        row = table.get_by_role("row").filter(has=page.get_by_role("link", name=re.compile("doorstep in the rain")))
+        expect(row.get_by_text(re.compile(r"score 0\.\d\d")).first).to_be_visible()
+        shot(page, "desktop-triage-candidates")
+        page.get_by_role("button", name=f"Merge #{second} into #{first}").first.click()
+        expect(page.get_by_text(f"Problem #{second} merged into #{first}")).to_be_visible()
+        page.get_by_label(f"Choose problem #{third}").check()
+        page.get_by_label(f"Choose problem #{lift}").check()
+        page.get_by_label("Merge the chosen problems into problem number").fill(str(first))
+        page.get_by_role("button", name="Merge the chosen problems").click()
+        expect(page).to_have_url(re.compile(rf"/problems/{first}$"))
+        expect(page.get_by_text(f"Merged 2 problems into #{first}.")).to_be_visible()
+        expect(page.locator("article.report")).to_have_count(4)
+        with app.app_context():
+            assert {db.session.get(Problem, i).merged_into_id for i in (second, third, lift)} == {first}
+        page.goto("/dashboard/grouping")
+        expect(page.get_by_role("heading", name="Manual merges per 100 reports")).to_be_visible()
+        expect(page.get_by_role("table", name="Manual merges per month").get_by_role("row").last).to_contain_text("4")
+        shot(page, "desktop-grouping-panel")
+    finally:
+        for key, value in saved.items():
+            app.config[key] = value

@@ -64,6 +64,9 @@ MATRIX = {
     "leaders.split": LEADER,
     "leaders.undo_grouping": LEADER,
     "leaders.answer_review": LEADER,
+    "leaders.merge_into": LEADER,
+    "leaders.merge_many": LEADER,
+    "dashboard.grouping": LEADER,
     # Public reports held for moderation.
     "leaders.held": LEADER,
     "leaders.approve_held": LEADER,
@@ -146,6 +149,7 @@ def world(make_user, make_report):
         "token_id": 1,
         "endpoint_id": 1,  # outgoing webhooks
         "delivery_id": 1,
+        "target_id": report.problem_id,
     }
 
 

@@ -28,7 +28,8 @@ from app.services.errors import PermissionDenied, ServiceError
 ACTORS = ("staff", "leader", "owner", "admin")
 
 # Helpers that take an actor but are not operations a person asks for.
-NOT_OPERATIONS = {"record_event", "require_leader", "require_owner_or_admin"}
+NOT_OPERATIONS = {"record_event", "require_leader", "require_owner_or_admin",
+                  "learn_from_move"}  # records what a move taught the grouping; called by move_report
 
 ADMIN_ONLY = {"owned": {"admin"}, "unowned": {"admin"}}
 LEADERS = {"owned": {"leader", "owner", "admin"}, "unowned": {"leader", "owner", "admin"}}
@@ -74,6 +75,7 @@ MATRIX = {
     "move_report": OWNER_ONCE_OWNED,
     "split_reports": OWNER_ONCE_OWNED,
     "merge_problems": OWNER_ONCE_OWNED,
+    "merge_many": OWNER_ONCE_OWNED,  # merge_problems for each chosen problem
     "undo_auto_grouping": OWNER_ONCE_OWNED,
     "confirm_review": OWNER_ONCE_OWNED,
     "reject_review": OWNER_ONCE_OWNED,
@@ -186,6 +188,7 @@ def _ops():
         "move_report": lambda w, a: services.move_report(w.report, a, w.target),
         "split_reports": lambda w, a: grouping.split_reports(w.problem, [w.report.id], a),
         "merge_problems": lambda w, a: grouping.merge_problems(w.problem, w.target, a),
+        "merge_many": lambda w, a: grouping.merge_many([w.problem], w.target, a),
         "undo_auto_grouping": lambda w, a: grouping.undo_auto_grouping(w.report, a),
         "confirm_review": lambda w, a: grouping.confirm_review(w.review, a),
         "reject_review": lambda w, a: grouping.reject_review(w.review, a),

@@ -90,7 +90,8 @@ def test_similar_reports_and_neighbours(index, filed):
 
 def test_decide_uses_the_two_thresholds(app_ctx, index, filed):
     text = "My card has still not arrived, it has been two weeks."
-    best = index.similar_problems(text, limit=1)[0]
+    best = decide(text).matches[0]
+    assert best.problem_id == filed["card"]
     config = app_ctx.config
     saved = config["CARELOOP_GROUPING_AUTO"], config["CARELOOP_GROUPING_REVIEW"]
     try:
@@ -327,7 +328,7 @@ def test_reindex_command_encodes_every_report(index, make_report, runner):
     assert index.size() == 0
     result = runner.invoke(args=["grouping-reindex", "--batch", "2"])
     assert result.exit_code == 0, result.output
-    assert "Indexed 5 reports with the minilm backend." in result.output
+    assert "Indexed 5 reports with the hybrid backend." in result.output
     assert index.size() == 5
 
 

@@ -1,0 +1,121 @@
+"""The grouping decision rules (app/grouping/rules.py) and the learning (learning.py), as
+pure functions: the whole problem, the margin over the runner-up, disagreeing
+identifiers, unreadable text, calibrated scores, and adapting to leaders' decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.grouping import learning, rules
+
+THRESHOLDS = rules.Thresholds(auto=0.7, review=0.2, suggest=0.1, margin=0.2)
+
+
+def features(**values) -> dict[str, float]:
+    base = {name: 0.0 for name in rules.FEATURES}
+    base.update(values)
+    return base
+
+
+def candidate(problem_id: int, score: float, **values) -> rules.Candidate:
+    return rules.Candidate(problem_id, problem_id * 10, features(**values), score)
+
+
+def evidence(*candidates, readable: float = 0.95) -> rules.Evidence:
+    return rules.Evidence(readable=readable, candidates=list(candidates))
+
+
+def test_a_clear_best_problem_is_joined_automatically():
+    kind, chosen = rules.choose(evidence(candidate(1, 0.9), candidate(2, 0.3)), THRESHOLDS)
+    assert kind == "auto" and [c.problem_id for c in chosen] == [1]
+
+
+def test_a_close_runner_up_turns_a_join_into_a_question_naming_both():
+    kind, chosen = rules.choose(evidence(candidate(1, 0.9), candidate(2, 0.8), candidate(3, 0.05)), THRESHOLDS)
+    assert kind == "review"
+    assert [c.problem_id for c in chosen] == [1, 2]  # the third is below half the review threshold
+
+
+def test_disagreeing_identifiers_never_join_automatically():
+    kind, _ = rules.choose(evidence(candidate(1, 0.95, conflict=1.0)), THRESHOLDS)
+    assert kind == "review"
+
+
+def test_text_the_model_cannot_read_is_never_joined_automatically():
+    kind, chosen = rules.choose(evidence(candidate(1, 0.99), readable=0.05), THRESHOLDS)
+    assert kind == "review" and chosen[0].problem_id == 1
+    assert rules.choose(evidence(candidate(1, 0.99), readable=0.95), THRESHOLDS)[0] == "auto"
+
+
+def test_weak_evidence_starts_a_new_problem():
+    assert rules.choose(evidence(candidate(1, 0.15)), THRESHOLDS) == ("new", [])
+    assert rules.choose(evidence(), THRESHOLDS) == ("new", [])
+
+
+def test_readability_weighs_the_model_against_the_lexical_similarity():
+    assert rules.weight(0.95) == 1.0 and rules.weight(0.0) == 0.0
+    assert 0 < rules.weight(0.4) < 1
+
+
+def test_features_use_the_whole_problem_and_margins_compare_with_the_runner_up():
+    whole = rules.problem_features(np.array([0.9, 0.2, 0.1]), np.array([0.9, 0.2, 0.1]), np.array([0.5, 0.1, 0.0]),
+                                   w=1.0, size=3, vote=0.3, conflict=False)
+    assert whole["h1"] == pytest.approx(0.9) and whole["hmean"] == pytest.approx(0.4)
+    assert whole["htop3"] == pytest.approx(0.4) and whole["logn"] == pytest.approx(np.log(4))
+    found = [rules.Candidate(1, 1, dict(whole)), rules.Candidate(2, 2, dict(whole, h1=0.6))]
+    rules.add_margins(found)
+    assert found[0].features["margin"] == pytest.approx(0.3)
+    assert found[1].features["margin"] == pytest.approx(-0.3)
+
+
+def test_scores_are_calibrated_in_zero_one_and_sorted_best_first():
+    strong = features(h1=0.9, hmean=0.8, htop3=0.85, rm1=0.9, l1=0.5, margin=0.4, vote=0.5, logn=1.5)
+    weak = features(h1=0.2, hmean=0.1, htop3=0.15, rm1=0.2, l1=0.05, margin=-0.4, vote=0.02, logn=0.7)
+    found = [rules.Candidate(2, 0, weak), rules.Candidate(1, 0, strong)]
+    rules.score(rules.DEFAULT_WEIGHTS, found)
+    assert [c.problem_id for c in found] == [1, 2]
+    assert all(0.0 <= c.score <= 1.0 for c in found)
+    assert found[0].score > 0.5 > found[1].score
+
+
+def _decisions(n: int, same: bool) -> tuple[list[dict], list[bool]]:
+    rng = np.random.default_rng(1)
+    rows = []
+    for _ in range(n):
+        h = 0.75 + rng.normal(0, 0.02)
+        rows.append(features(h1=h, hmean=h - 0.1, htop3=h - 0.05, rm1=h, l1=0.4, margin=0.3, vote=0.4, logn=1.0))
+    return rows, [same] * n
+
+
+def test_learning_lowers_scores_that_leaders_rejected_and_raises_the_auto_threshold():
+    rows, labels = _decisions(40, False)
+    more, yes = _decisions(5, True)
+    base = rules.Thresholds(auto=0.7, review=0.2, suggest=0.1, margin=0.2)
+    weights, thresholds = learning.adapt(rows + more, labels + yes, base, minimum=30, strength=1.0, precision=0.95)
+    before = [rules.Candidate(1, 0, dict(rows[0]))]
+    after = [rules.Candidate(1, 0, dict(rows[0]))]
+    rules.score(rules.DEFAULT_WEIGHTS, before)
+    rules.score(weights, after)
+    assert after[0].score < before[0].score - 0.2
+    # No threshold in the allowed range reaches the precision: the top of the range.
+    assert thresholds.auto == pytest.approx(0.9)
+    assert thresholds.review == base.review and thresholds.suggest == base.suggest
+
+
+def test_learning_waits_for_enough_decisions_of_both_kinds():
+    base = rules.Thresholds(auto=0.7, review=0.2, suggest=0.1, margin=0.2)
+    rows, labels = _decisions(10, False)
+    assert learning.adapt(rows, labels, base, minimum=30, strength=1.0, precision=0.95) == (
+        tuple(rules.DEFAULT_WEIGHTS), base)
+    rows, labels = _decisions(40, True)  # one kind only: nothing to learn the boundary from
+    assert learning.adapt(rows, labels, base, minimum=30, strength=1.0, precision=0.95)[0] == tuple(
+        rules.DEFAULT_WEIGHTS)
+
+
+def test_the_automatic_threshold_moves_only_within_its_limits():
+    rows, labels = _decisions(60, True)
+    no, nos = _decisions(3, False)
+    base = rules.Thresholds(auto=0.7, review=0.2, suggest=0.1, margin=0.2)
+    _, thresholds = learning.adapt(rows + no, labels + nos, base, minimum=30, strength=1.0, precision=0.95)
+    assert 0.6 - 1e-9 <= thresholds.auto <= 0.9 + 1e-9
