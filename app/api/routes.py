@@ -199,6 +199,7 @@ REPORT_FIELDS = {
     "text": (str,), "location": (str, type(None)), "occurred_on": (str, type(None)),
     "impact": (str, type(None)), "name": (str, type(None)), "email": (str, type(None)),
     "contact_ok": (bool,), "problem_id": (int, type(None)), "external_id": (str, type(None)),
+    "language": (str, type(None)),
 }
 
 
@@ -296,8 +297,9 @@ def create_report():
         limit_or_429(f"api-filing:ip:{request.remote_addr}", "CARELOOP_RATELIMIT_FILING")
     try:
         reporter = new_reporter(name=body.get("name"), email=email, contact_ok=bool(body.get("contact_ok")),
-                                kind=ReporterKind.CUSTOMER)
+                                kind=ReporterKind.CUSTOMER, language=body.get("language"))
         report = file_report(
+            language=body.get("language"),
             text=body["text"], location=body.get("location"), occurred_on=occurred_on,
             impact=body.get("impact"), reporter=reporter, channel=Channel.API,
             problem=chosen, grouping="chosen" if chosen else None,

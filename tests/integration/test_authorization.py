@@ -34,6 +34,9 @@ MATRIX = {
     "auth.logout": STAFF,
     "staff.file_report": STAFF,
     "staff.my_reports": STAFF,
+    # The filer's own reports (others get 404; leaders may open any).
+    "staff.report": STAFF,
+    "staff.status_sheet": STAFF,
     "leaders.triage": LEADER,
     "leaders.problems": LEADER,
     "leaders.my_problems": LEADER,
