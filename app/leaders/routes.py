@@ -13,7 +13,7 @@ from ..extensions import db
 from ..labels import label
 from ..models import LINKED_WORK_DONE, STILL_HAPPENING, MessageKind, Problem, ProblemLink, Report, Reporter, Status, User
 from ..queries import all_problems, is_closed_out, leaders, not_closed_out, problems_owned_by, triage_queue
-from ..services.messages import mark_unreachable, notice_states, preview
+from ..services.messages import mark_unreachable, notice_states
 from ..web import leader_required, run_service
 from . import bp
 from .forms import (
@@ -34,6 +34,7 @@ from .forms import (
 from ..models import GroupingReview
 from ..services import grouping as grouping_service
 from ..services.links import create_work, link_work, work_sources
+from .journeys import journey_context
 
 
 @bp.route("/triage")
@@ -63,8 +64,11 @@ def _problem_or_404(problem_id: int) -> Problem:
 
 
 def _owner_choices(problem: Problem) -> list[tuple[int, str]]:
-    return [SelectChoice(u.id, _("%(name)s (%(role)s)", name=u.name, role=label(u.role, "role"))) for u in leaders()
-            if u.id != problem.owner_id]
+    """The leaders to hand over to, after an empty "Choose a leader" (nobody preselected);
+    empty when there is nobody to choose."""
+    choices = [SelectChoice(u.id, _("%(name)s (%(role)s)", name=u.name, role=label(u.role, "role"))) for u in leaders()
+               if u.id != problem.owner_id]
+    return [SelectChoice("", _("Choose a leader…")), *choices] if choices else []
 
 
 def _can_take_over(problem: Problem) -> bool:
@@ -106,6 +110,7 @@ def _render_problem(problem: Problem, status: int = 200, preview_of=None, **form
         failed_unreachable_id=forms.get("unreachable_reporter_id"),
         flags=[e for e in problem.events if e.verb == STILL_HAPPENING],
         preview_of=preview_of,
+        **journey_context(problem, forms),
         link_form=_link_form(forms.get("link_work")),
         links=db.session.scalars(db.select(ProblemLink).filter_by(problem_id=problem.id).order_by(ProblemLink.id)).all(),
         work_done=[e for e in problem.events if e.verb == LINKED_WORK_DONE],
@@ -238,13 +243,15 @@ def publish(problem_id):
 
 
 def _preview(problem: Problem, form, name: str, kind: MessageKind, **unsaved):
-    """Show a real recipient's message as it would go out, saving nothing."""
+    """Show every recipient's message as it would go out, saving nothing."""
+    from ..services.previews import preview_all
+
     for attribute, value in unsaved.items():
         setattr(problem, attribute, value)
-    reporter, rendered, count = preview(problem, kind, note=(form.note.data or "").strip() or None)
+    previews, unreachable = preview_all(problem, kind, note=(form.note.data or "").strip() or None)
     db.session.rollback()  # the unsaved values were only for the preview
-    return _render_problem(problem, 200, preview_of={"kind": name, "reporter": reporter,
-                                                     "rendered": rendered, "count": count}, **{name: form})
+    return _render_problem(problem, 200, preview_of={"kind": name, "previews": previews, "unreachable": unreachable,
+                                                     "count": len(previews)}, **{name: form})
 
 
 @bp.post("/problems/<int:problem_id>/people/<int:reporter_id>/unreachable")

@@ -48,6 +48,8 @@ SUBJECTS = {
     MessageKind.OWNER_FLAG: _l("Still happening: %(title)s"),
     MessageKind.WRITE_BACK: "%(title)s",
     MessageKind.WORK_DONE: _l("The work is done: record the change for #%(problem_id)s"),
+    MessageKind.OWNERSHIP: _l("About problem #%(problem_id)s: %(title)s"),
+    MessageKind.ANSWER: _l("A reply about the problem you told us about"),
 }
 # What a staff copy says the customer was told (in the subject and the body).
 STAFF_COPY_WHAT = {

@@ -191,6 +191,7 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
         assign_owner(problem, actor, actor)
     note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     problem.decline_reason = reason
+    problem.closing_note = note  # people without email read it on their private page
     _set_status(problem, actor, Status.DECLINED)
     event = record(DECLINED, actor, problem=problem, reason=reason, note=note)
     notify_reporters(problem, MessageKind.DECLINED, event, note=note)
@@ -206,6 +207,7 @@ def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
     _set_status(problem, actor, Status.OWNED)
     problem.decline_reason = None
     problem.changed_at = None
+    problem.closing_note = None
     record(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
     db.session.flush()
 
@@ -232,6 +234,7 @@ def publish(
     event = record(PUBLISHED, actor, problem=problem, before=before, note=note,
                    after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
     if first_publication and not _people_told_of_this_change(problem):
+        problem.closing_note = note  # people without email read it on their private page
         notify_reporters(problem, MessageKind.CHANGED, event, note=note)
     db.session.flush()
     after_commit("change_published", problem=problem_info(problem),

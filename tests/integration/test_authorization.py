@@ -54,6 +54,10 @@ MATRIX = {
     "leaders.move_report": LEADER,
     "leaders.split_report": LEADER,
     "leaders.mark_person_unreachable": LEADER,
+    # Asking the owner, answering (the service lets only the owner or an admin), writing to a person.
+    "leaders.ask_owner": LEADER,
+    "leaders.answer_request": LEADER,
+    "leaders.answer_reporter": LEADER,
     "dashboard.index": LEADER,
     "dashboard.figure_csv": LEADER,
     "dashboard.backlog": LEADER,
@@ -139,6 +143,7 @@ def world(make_user, make_report):
         "token_id": 1,
         "endpoint_id": 1,  # outgoing webhooks
         "delivery_id": 1,
+        "request_id": 1,  # a question or offer to a problem's owner
     }
 
 

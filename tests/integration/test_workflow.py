@@ -296,7 +296,7 @@ class TestHandOver:
         response = client.post(f"/problems/{problem.id}/hand-over", data={"owner": other_leader.id, "reason": ""})
         assert response.status_code == 422
         text = page(response)
-        assert 'id="reason-error"' in text
+        assert 'id="handover-reason-error"' in text
         assert "The reason for the handover is required." in text
         assert fresh(problem).owner_id == leader.id
         assert events(problem, HANDED_OVER) == []
@@ -554,7 +554,7 @@ class TestDecline:
         response = client.post(f"/problems/{problem.id}/decline", data={"reason": "No."})
         assert response.status_code == 422
         text = page(response)
-        assert 'id="reason-error"' in text
+        assert 'id="decline-reason-error"' in text
         assert "at least 30 characters" in text
         assert "No.</textarea>" in text
         problem = fresh(problem)
@@ -824,7 +824,7 @@ class TestEditAndComment:
         auth.login(leader)
         response = client.post(f"/problems/{problem.id}/edit", data={"title": "", "area": "Billing"})
         assert response.status_code == 422
-        assert 'id="title-error"' in page(response)
+        assert 'id="edit-title-error"' in page(response)
         assert fresh(problem).title == title
 
     def test_comment(self, problem, leader):
@@ -1095,9 +1095,9 @@ class TestAudit:
         history = text[text.index('id="history-h"'):]
         for line in [
             "Problem created",
-            f"Report #{problem.reports[0].id} filed (via Web page)",  # the channel's label, translated
+            f"Report #{problem.reports[0].id} came in through Web page",  # the channel's label, translated
             "Dana Okafor took ownership",
-            "Dana Okafor handed it over from Dana Okafor to Sam Reyes: “Sam knows billing.”",
+            "Dana Okafor handed it over to Sam Reyes: “Sam knows billing.”",
             "Sam Reyes recorded the change",
             "Sam Reyes published it on We changed this",
         ]:
