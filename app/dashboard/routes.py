@@ -39,7 +39,10 @@ PER_PAGE = 25
 def index():
     figures = {key: build() for key, build in FIGURES.items()}
     charts = {key: charts_for(figure) for key, figure in figures.items()}
-    return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline())
+    from .queue import queue_for
+
+    return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline(),
+                           queue=queue_for(current_user))
 
 
 @bp.route("/dashboard/<figure>.csv")
