@@ -73,6 +73,9 @@ MATRIX = {
     "leaders.approve_held": LEADER,
     "leaders.reject_held": LEADER,
     "admin.users": ADMIN,
+    "admin.resend_invitation": ADMIN,
+    # The one-time link from an invitation email is the key to this page.
+    "admin.invite.accept": ANYONE,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
     "admin.unlock_user": ADMIN,
