@@ -24,6 +24,17 @@
   }
   radios.forEach(function (r) { r.addEventListener("change", sync); });
   if (radios.length) { sync(); }
+  // A link to a folded section ("answer them") opens it and puts the cursor in it.
+  function openTarget() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") {
+      target.open = true;
+      var field = target.querySelector("textarea, input:not([type=hidden])");
+      if (field) { field.focus(); }
+    }
+  }
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
   // The preview: step through each recipient's message without reloading.
   document.querySelectorAll("[data-recipients]").forEach(function (box) {
     var items = box.querySelectorAll(".recipient");
