@@ -270,6 +270,15 @@ def test_a_leader_finds_the_problem_to_merge_into_by_words(app, open_page, creat
     expect(page.get_by_text("Courier dumped the box")).to_be_visible()
     expect(page.locator(".timeline")).to_contain_text(f"Dana Okafor merged problem #{other} into this one")
 
+    # Declining also previews every message where the leader is looking.
+    page.get_by_text("Decline this problem").click()
+    page.locator("#decline-reason").fill("Couriers are a partner's staff; we cannot change where they leave parcels.")
+    page.locator("#decline").get_by_role("button", name="Preview the message").click()
+    expect(page).to_have_url(re.compile(r"#preview$"))
+    expect(page.locator("#preview")).to_be_in_viewport()
+    expect(page.locator("#preview .recipient-status")).to_have_text("Message 1 of 2")
+    axe_clean(page, "decline preview")
+
 
 # --- 5 and 6. Publishing; the owner's note on the private page; writing to one person ----------
 
