@@ -92,7 +92,7 @@ def report(report_id):
     report = _filed_report_or_404(report_id)
     notices = latest_notices([(report.reporter_id, report.problem_id)])
     return render_template("staff/report.html", report=report, notice=notices.get((report.reporter_id, report.problem_id)),
-                           private_url=_private_url(report))
+                           private_url=_private_url(report), language_name=native_name(report.reporter.locale))
 
 
 @bp.route("/reports/<int:report_id>/sheet")
