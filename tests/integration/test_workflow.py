@@ -816,7 +816,7 @@ class TestEditAndComment:
         assert response.status_code == 302
         assert fresh(problem).title == "Contactless refused at the desk"
         text = page(client.get(f"/problems/{problem.id}"))
-        assert "<h1>Contactless refused at the desk</h1>" in text
+        assert "<h1 dir=\"auto\">Contactless refused at the desk</h1>" in text
         assert "Due" in text and "1 February 2031" in text
 
     def test_empty_title_via_the_page_is_shown_next_to_the_field(self, client, auth, problem, leader):
