@@ -9,7 +9,7 @@ clear page instead of a hanging request.
 
 Who may sign in, and with which role, is decided by ``sign_in_with_provider`` in
 ``app/services/users.py``. Settings: ``CARELOOP_OIDC_*`` and ``CARELOOP_PASSWORD_LOGIN``
-in ``config.py`` (documented in README, "Single sign-on").
+in ``config.py`` (documented in docs/security.md).
 """
 
 from __future__ import annotations
