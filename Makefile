@@ -3,11 +3,12 @@ VENV     ?= .venv
 PYTHON   ?= python3
 CARELOOP := $(VENV)/bin/careloop
 AXE_JS   := $(VENV)/axe/node_modules/axe-core/axe.min.js
+VNU_JAR  := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 HOST     ?= 127.0.0.1
 PORT     ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-pg browser clean translations
+.PHONY: install run test test-pg browser vnu clean translations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,14 +26,24 @@ run: install
 	@echo "Outgoing webhooks (admin: Webhooks) are sent by \`$(CARELOOP) send-webhooks --watch\` in another terminal, beside \`$(CARELOOP) send-mail --watch\`."
 	$(CARELOOP) run --host $(HOST) --port $(PORT)
 
-# Browser tests need Debian's Chromium (never a downloaded browser) and axe-core from npm.
-browser: $(AXE_JS)
+# Browser tests need Debian's Chromium (never a downloaded browser), axe-core from npm, and the
+# W3C Nu HTML checker (npm vnu-jar, run by Debian's Java) for the pages they visit.
+browser: $(AXE_JS) vnu
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 $(AXE_JS):
 	npm install --silent --prefix $(VENV)/axe axe-core@4 --no-audit --no-fund
+
+# --ignore-scripts: vnu-jar's install step would try to download a JDK.
+vnu: $(VNU_JAR)
+	@command -v java >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless; \
+	  else echo "The HTML check needs Java: sudo apt-get install default-jre-headless" >&2; exit 1; fi; }
+
+$(VNU_JAR):
+	npm install --silent --prefix $(VENV)/vnu vnu-jar --ignore-scripts --no-audit --no-fund
 
 ## make test: set up and run every test (unit, integration, plugins, browser)
 test: install browser

@@ -138,6 +138,8 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "Careloop <careloop@localhost>")
     CARELOOP_REPLY_TO = os.environ.get("CARELOOP_REPLY_TO", "")
     CARELOOP_MAIL_MAX_ATTEMPTS = int(os.environ.get("CARELOOP_MAIL_MAX_ATTEMPTS", "8"))
+    # How long an invitation's one-time link to set a password works (docs/journeys.md).
+    CARELOOP_INVITATION_HOURS = int(os.environ.get("CARELOOP_INVITATION_HOURS", "72"))
     # Outgoing webhooks: tries before a delivery is marked failed (`careloop send-webhooks`).
     CARELOOP_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("CARELOOP_WEBHOOK_MAX_ATTEMPTS", "10"))
 

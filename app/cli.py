@@ -52,7 +52,8 @@ def users():
 @with_appcontext
 def create_user_command(name, email, role, password):
     """Create a staff account."""
-    from app.services import ServiceError, create_user
+    from app.services.errors import ServiceError
+    from app.services.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -114,7 +115,7 @@ def import_command(source):
     from app.imports.importer import get_source, import_from_source
     from app.imports.linked_work import check_linked_work
     from app.plugins.manager import ticket_sources
-    from app.services import ServiceError
+    from app.services.errors import ServiceError
 
     names = sorted(ticket_sources()) if source == "all" else [source]
     failed = False

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from app.extensions import db
-from app.services import NotFound, PermissionDenied, ServiceError
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 
 
 def leader_required(view: Callable) -> Callable:

@@ -11,7 +11,7 @@ from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from app.admin import bp
+from app.admin.blueprint import bp
 from app.models import ApiScope
 from app.services import api_tokens
 from app.web import admin_required, run_service

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from app.admin import bp
+from app.admin.blueprint import bp
 from app.extensions import db
 from app.models import User
 from app.security import logins

@@ -2,11 +2,12 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.admin import bp
+from app.admin.blueprint import bp
 from app.admin.forms import CreateUserForm, RunImportForm, UpdateUserForm
 from app.extensions import db
 from app.models import User
-from app.services import ServiceError, create_user, update_user
+from app.services.errors import ServiceError
+from app.services.users import create_user, update_user
 from app.web import admin_required, run_service
 
 
@@ -33,15 +34,22 @@ def users():
 @bp.post("/users")
 @admin_required
 def create():
+    from app.services.invitations import invite_user
+
     form = CreateUserForm()
+    invite = not form.password.data
     if form.validate_on_submit() and run_service(
         form,
-        lambda: create_user(
+        lambda: invite_user(name=form.name.data, email=form.email.data, role=form.role.data, actor=current_user)
+        if invite else create_user(
             name=form.name.data, email=form.email.data, role=form.role.data,
             password=form.password.data, actor=current_user,
         ),
     ):
-        flash(_("Account created for %(name)s.", name=form.name.data), "success")
+        if invite:
+            flash(_("Invitation sent to %(email)s: a one-time link to set a password.", email=form.email.data), "success")
+        else:
+            flash(_("Account created for %(name)s.", name=form.name.data), "success")
         return redirect(url_for("admin.users"))
     return _render_users(create_form=form, status=422)
 

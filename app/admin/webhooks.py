@@ -4,7 +4,7 @@ from flask import abort, flash, make_response, redirect, render_template, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.admin import bp
+from app.admin.blueprint import bp
 from app.admin.webhook_forms import WebhookActionForm, WebhookForm
 from app.extensions import db
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint

@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import current_app, g, request
 from flask_babel import gettext as _
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.api.errors import ApiError
 from app.extensions import db
 from app.models import ApiToken, utcnow

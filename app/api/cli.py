@@ -21,8 +21,8 @@ def api_tokens_command():
 @with_appcontext
 def create(name, scope):
     """Create a token and print it once (only its hash is kept)."""
-    from app.services import ServiceError
     from app.services.api_tokens import create_token
+    from app.services.errors import ServiceError
 
     try:
         new = create_token(name=name, scope=scope, actor=None)
@@ -52,8 +52,8 @@ def list_command():
 @with_appcontext
 def revoke(token_id):
     """Revoke a token by its id: it stops working at once."""
-    from app.services import ServiceError
     from app.services.api_tokens import revoke_token
+    from app.services.errors import ServiceError
 
     try:
         token = revoke_token(token_id, actor=None)

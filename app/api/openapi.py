@@ -162,6 +162,9 @@ def _schemas(max_chars: int) -> dict[str, Any]:
                                          "see offered (anonymous: one with an approved public title)."}),
                 "external_id": _nullable({"type": "string", "maxLength": 200, "description":
                                           "Tokens only: your id for this report; filing it again gives 409."}),
+                "language": _nullable({"type": "string", "maxLength": 16, "description":
+                                       "The person's language (one the site offers, e.g. `de`): their "
+                                       "messages are written in it. Default: the request's language."}),
             },
         },
         "Filed": _object({

@@ -13,14 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.api import bp, serializers
+from app.api import serializers
 from app.api.auth import current_token, limit_or_429
+from app.api.blueprint import bp
 from app.api.errors import ApiError
 from app.extensions import db
 from app.models import Channel, Event, Problem, Report, ReporterKind, Status
 from app.queries import problems_with_stats
-from app.services import NotFound, PermissionDenied, ServiceError, file_report, new_reporter
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 from app.services.moderation import moderation_on
+from app.services.reports import file_report, new_reporter
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -193,6 +195,7 @@ REPORT_FIELDS = {
     "text": (str,), "location": (str, type(None)), "occurred_on": (str, type(None)),
     "impact": (str, type(None)), "name": (str, type(None)), "email": (str, type(None)),
     "contact_ok": (bool,), "problem_id": (int, type(None)), "external_id": (str, type(None)),
+    "language": (str, type(None)),
 }
 
 
@@ -290,8 +293,9 @@ def create_report():
         limit_or_429(f"api-filing:ip:{request.remote_addr}", "CARELOOP_RATELIMIT_FILING")
     try:
         reporter = new_reporter(name=body.get("name"), email=email, contact_ok=bool(body.get("contact_ok")),
-                                kind=ReporterKind.CUSTOMER)
+                                kind=ReporterKind.CUSTOMER, language=body.get("language"))
         report = file_report(
+            language=body.get("language"),
             text=body["text"], location=body.get("location"), occurred_on=occurred_on,
             impact=body.get("impact"), reporter=reporter, channel=Channel.API,
             problem=chosen, grouping="chosen" if chosen else None,

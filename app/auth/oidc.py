@@ -41,9 +41,9 @@ from joserfc.errors import (
     JoseError,
 )
 
-from app.auth import bp
+from app.auth.blueprint import bp
 from app.extensions import db
-from app.services import ServiceError
+from app.services.errors import ServiceError
 from app.services.users import sign_in_with_provider
 from app.web import is_safe_next
 

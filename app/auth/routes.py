@@ -2,7 +2,7 @@ from flask import flash, make_response, redirect, render_template, request, sess
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.auth import bp
+from app.auth.blueprint import bp
 from app.auth.forms import LoginForm
 from app.auth.oidc import password_login_enabled, password_login_refused
 from app.extensions import db, login_manager

@@ -9,10 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import colour
-from app.branding import bp
+from app.branding.blueprint import bp
 from app.branding.forms import BrandingForm
 from app.extensions import db
-from app.services import PermissionDenied
 from app.services.branding import (
     BrandingRefused,
     current_branding,
@@ -21,6 +20,7 @@ from app.services.branding import (
     theme_css,
     update_branding,
 )
+from app.services.errors import PermissionDenied
 from app.web import admin_required
 
 # A request that names the current version may be kept for a year (a new version is a

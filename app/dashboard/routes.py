@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from app.dashboard import bp
+from app.dashboard.blueprint import bp
 from app.dashboard.charts import charts_for
 from app.dashboard.exports import csv_response
 from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
@@ -39,7 +39,10 @@ PER_PAGE = 25
 def index():
     figures = {key: build() for key, build in FIGURES.items()}
     charts = {key: charts_for(figure) for key, figure in figures.items()}
-    return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline())
+    from app.dashboard.queue import queue_for
+
+    return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline(),
+                           queue=queue_for(current_user))
 
 
 @bp.route("/dashboard/<figure>.csv")

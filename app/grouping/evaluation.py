@@ -72,7 +72,7 @@ def run_evaluation(
     from app.grouping import AUTO, REVIEW, decide, similarity_index
     from app.models import Problem, Report
     from app.models.grouping import SimilarityVector
-    from app.services import ServiceError
+    from app.services.errors import ServiceError
 
     path = Path(path)
     if not path.exists():

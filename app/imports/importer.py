@@ -18,6 +18,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
+from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
 from app.models import (
@@ -33,8 +34,7 @@ from app.models import (
 )
 from app.plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
-from app.services import ServiceError
-from app.services.audit import record
+from app.services.errors import ServiceError
 from app.services.reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
 
     changed = False
     if report.removed_at is None and report.text != text:
-        record(REPORT_UPDATED, None, problem=report.problem, report=report,
+        record_event(REPORT_UPDATED, None, problem=report.problem, report=report,
                before={"length": len(report.text)}, after={"length": len(text)})
         report.text = text
         similarity_index().index_report(report.id, report.problem_id, text)
@@ -203,7 +203,7 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult) -> None:
         before = report.problem_id
         report.problem = target
         similarity_index().move_report(report.id, target.id)
-        record(REPORT_MOVED, None, problem=target, report=report,
+        record_event(REPORT_MOVED, None, problem=target, report=report,
                before={"problem_id": before}, after={"problem_id": target.id}, reason="merged remotely")
         changed = True
     report.external_updated_at = ticket.updated_at
@@ -277,7 +277,7 @@ def resolve_pending_merges(source: str) -> int:
         before = report.problem_id
         report.problem_id = problem_id
         similarity_index().move_report(report.id, problem_id)
-        record(REPORT_MOVED, None, problem=db.session.get(Problem, problem_id), report=report,
+        record_event(REPORT_MOVED, None, problem=db.session.get(Problem, problem_id), report=report,
                before={"problem_id": before}, after={"problem_id": problem_id}, reason="merged remotely")
     db.session.flush()
     return len(pending)
@@ -295,7 +295,7 @@ def remove_report_text(report: Report) -> None:
         reporter.display_name = None
         reporter.email = None
         reporter.contact_ok = False
-    record(REPORT_REMOVED, None, problem=report.problem, report=report)
+    record_event(REPORT_REMOVED, None, problem=report.problem, report=report)
     db.session.flush()
 
 

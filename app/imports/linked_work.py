@@ -11,13 +11,14 @@ import re
 from flask import current_app
 from flask_babel import gettext as _
 
+from app.events import record_event
 from app.extensions import db
 from app.messaging.compose import add_message, render_message
 from app.models import LINKED, LINKED_WORK_DONE, MessageKind, Problem, ProblemLink, Status, User, utcnow
 from app.plugin_api import SourceError, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
-from app.services import ServiceError, require_owner_or_admin
-from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_owner_or_admin
 
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
@@ -87,7 +88,7 @@ def _store_link(problem, actor, source, key, url, status) -> ProblemLink:
     link = ProblemLink(problem=problem, source=source.name, external_key=key, url=url,
                        status_category=status, checked_at=utcnow(), created_by=actor)
     db.session.add(link)
-    record(LINKED, actor, problem=problem, source=source.name, key=key, status=status)
+    record_event(LINKED, actor, problem=problem, source=source.name, key=key, status=status)
     db.session.flush()
     if status == "done":
         _work_done(link)
@@ -125,7 +126,7 @@ def check_linked_work(source_name: str | None = None) -> tuple[int, int]:
 def _work_done(link: ProblemLink) -> None:
     link.done_at = utcnow()
     problem = link.problem
-    event = record(LINKED_WORK_DONE, None, problem=problem, source=link.source, key=link.external_key)
+    event = record_event(LINKED_WORK_DONE, None, problem=problem, source=link.source, key=link.external_key)
     owner = problem.owner
     if owner is not None and owner.active and problem.is_open:
         rendered = render_message(MessageKind.WORK_DONE, problem, link=link)

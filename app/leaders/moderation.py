@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db
-from app.leaders import bp
+from app.leaders.blueprint import bp
 from app.leaders.forms import ActionForm
 from app.models import Report
 from app.services.moderation import HELD, approve_held_report, held_reports, moderation_on, reject_held_report

@@ -14,6 +14,7 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.events import record_event
 from app.extensions import db
 from app.i18n import language
 from app.models import (
@@ -32,9 +33,9 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import PermissionDenied, require_owner_or_admin
-from app.services.audit import record
 from app.services.branding import org_name as branded_org_name
+from app.services.errors import PermissionDenied
+from app.services.permissions import require_owner_or_admin
 from app.services.reports import clean_text
 
 QUOTE_CHARS = 600
@@ -48,6 +49,8 @@ SUBJECTS = {
     MessageKind.OWNER_FLAG: _l("Still happening: %(title)s"),
     MessageKind.WRITE_BACK: "%(title)s",
     MessageKind.WORK_DONE: _l("The work is done: record the change for #%(problem_id)s"),
+    MessageKind.OWNERSHIP: _l("About problem #%(problem_id)s: %(title)s"),
+    MessageKind.ANSWER: _l("A reply about the problem you told us about"),
 }
 # What a staff copy says the customer was told (in the subject and the body).
 STAFF_COPY_WHAT = {
@@ -227,7 +230,7 @@ def mark_unreachable(problem: Problem, reporter: Reporter, actor: User, reason: 
     """Record that a person cannot be told, and why; it counts as done for closing out."""
     require_owner_or_admin(problem, actor)
     reason = clean_text(reason, field="reason", label=_("The reason"), limit=500, required=True)
-    event = record(MARKED_UNREACHABLE, actor, problem=problem, reporter_id=reporter.id, reason=reason)
+    event = record_event(MARKED_UNREACHABLE, actor, problem=problem, reporter_id=reporter.id, reason=reason)
     message = Message(
         kind=MessageKind.CHANGED if problem.status == "changed" else MessageKind.DECLINED,
         status=MessageStatus.UNREACHABLE, problem=problem, reporter=reporter,
@@ -250,7 +253,7 @@ def unsubscribe(reporter: Reporter) -> None:
                Message.status == MessageStatus.PENDING, Message.kind != MessageKind.WRITE_BACK)
         .values(status=MessageStatus.FAILED, last_error="unsubscribed before it was sent")
     )
-    record(UNSUBSCRIBED, None, reporter_id=reporter.id)
+    record_event(UNSUBSCRIBED, None, reporter_id=reporter.id)
     db.session.flush()
 
 
@@ -264,7 +267,7 @@ def still_happening(reporter: Reporter, report: Report, words: str | None) -> Re
     problem = report.problem
     text = (words or "").strip() or _("This is still happening.")
     new = file_report(text=text, reporter=reporter, channel=Channel.WEB, problem=problem)
-    event = record(STILL_HAPPENING, None, problem=problem, report=new, status=problem.status)
+    event = record_event(STILL_HAPPENING, None, problem=problem, report=new, status=problem.status)
     db.session.flush()
     if problem.owner is not None and problem.owner.active:
         rendered = render_message(MessageKind.OWNER_FLAG, problem, reports=[new], flagged_by=reporter)

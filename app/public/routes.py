@@ -12,15 +12,15 @@ from app.extensions import csrf, db
 from app.i18n import current_language
 from app.messaging.compose import still_happening, unsubscribe
 from app.models import Channel, Report, Reporter
-from app.public import bp
+from app.public.blueprint import bp
 from app.public.forms import PublicReportForm, StillHappeningForm, UnsubscribeForm
 from app.queries import latest_notices, paginate_rows, published_change, published_changes_query
 from app.security import spam
 from app.security.limits import json_too_many, rate_limited, too_many_message
 from app.security.ratelimit import RateLimited, client_ip, hit
-from app.services import file_report, new_reporter
 from app.services.grouping import suggestions
 from app.services.moderation import moderation_on
+from app.services.reports import file_report, new_reporter
 from app.templating import format_date
 from app.web import chosen_problem, is_safe_next, run_service
 

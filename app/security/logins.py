@@ -17,9 +17,9 @@ from sqlalchemy import case
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.events import record_event
 from app.extensions import db
 from app.models import LoginFailure, User, utcnow
-from app.services.audit import record
 
 ACCOUNT_UNLOCKED = "account_unlocked"
 
@@ -79,12 +79,12 @@ def lock_states() -> dict[str, datetime]:
 
 def unlock(user: User, actor: User) -> None:
     """An admin lets a locked account sign in again at once."""
-    from app.services import PermissionDenied
+    from app.services.errors import PermissionDenied
 
     if not actor.is_admin:
         raise PermissionDenied("Only admins can unlock accounts.")
     clear_failures(user.email)
-    record(ACCOUNT_UNLOCKED, actor, subject_user=user)
+    record_event(ACCOUNT_UNLOCKED, actor, subject_user=user)
     db.session.flush()
 
 

@@ -18,10 +18,10 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.events import record_event
 from app.extensions import db
 from app.models import API_TOKEN_CREATED, API_TOKEN_REVOKED, ApiScope, ApiToken, User, utcnow
-from app.services import NotFound, PermissionDenied, ServiceError
-from app.services.audit import record
+from app.services.errors import NotFound, PermissionDenied, ServiceError
 
 TOKEN_PREFIX = "cl_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8  # what lists show: "cl_" and 8 characters
@@ -59,7 +59,7 @@ def create_token(*, name: str, scope: ApiScope | str, actor: User | None) -> New
                      scope=scope, created_by=actor)
     db.session.add(token)
     db.session.flush()
-    record(API_TOKEN_CREATED, actor, token_id=token.id, name=name, scope=str(scope), prefix=token.prefix)
+    record_event(API_TOKEN_CREATED, actor, token_id=token.id, name=name, scope=str(scope), prefix=token.prefix)
     return NewToken(token=token, secret=secret)
 
 
@@ -72,7 +72,7 @@ def revoke_token(token_id: int, *, actor: User | None) -> ApiToken:
         raise NotFound(_("There is no API token %(id)s.", id=token_id))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        record(API_TOKEN_REVOKED, actor, token_id=token.id, name=token.name, prefix=token.prefix)
+        record_event(API_TOKEN_REVOKED, actor, token_id=token.id, name=token.name, prefix=token.prefix)
         db.session.flush()
     return token
 

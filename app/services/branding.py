@@ -24,10 +24,10 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import colour
+from app.events import record_event
 from app.extensions import db
 from app.models import BRANDING_CHANGED, Branding, User, utcnow
-from app.services import PermissionDenied, ServiceError
-from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
 
 ORG_NAME_MAX = 120
 WELCOME_MAX = 1000
@@ -319,6 +319,6 @@ def update_branding(
         row.updated_at = utcnow()
         row.updated_by_id = actor.id
         changed = sorted(k for k in details if k != "logo_type")
-        record(BRANDING_CHANGED, actor, changed=changed, **details)
+        record_event(BRANDING_CHANGED, actor, changed=changed, **details)
     db.session.flush()
     return BrandingResult(row, sorted(k for k in details if k != "logo_type"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 
+from app.events import record_event
 from app.extensions import db
 from app.grouping import AUTO, REVIEW, decide, similarity_index
 from app.models import (
@@ -32,8 +33,8 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import ServiceError, require_leader, require_owner_or_admin
-from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.reports import REGROUP
 
 
@@ -72,16 +73,16 @@ def after_filing(report: Report, placement: Placement) -> None:
     """Index the stored report and record how it was grouped (same transaction)."""
     similarity_index().index_report(report.id, report.problem_id, report.text)
     if placement.grouping == "auto":
-        record(GROUPED_AUTOMATICALLY, None, problem=report.problem, report=report,
+        record_event(GROUPED_AUTOMATICALLY, None, problem=report.problem, report=report,
                score=round(placement.score, 3))
     if placement.review is not None:
         kind, candidate, score = placement.review
         review = GroupingReview(kind=kind, report=report, candidate=candidate, score=score)
         db.session.add(review)
         verb = RECURRENCE_SUSPECTED if kind == "recurrence" else DUPLICATE_SUGGESTED
-        record(verb, None, problem=report.problem, report=report, candidate=candidate.id, score=round(score, 3))
+        record_event(verb, None, problem=report.problem, report=report, candidate=candidate.id, score=round(score, 3))
         if kind == "recurrence":
-            record(verb, None, problem=candidate, report=report, score=round(score, 3))
+            record_event(verb, None, problem=candidate, report=report, score=round(score, 3))
             _tell_owner_it_may_still_happen(candidate, report)
 
 
@@ -122,7 +123,7 @@ def confirm_review(review: GroupingReview, actor: User) -> Problem:
         reopen(candidate, actor, reason=f"Still happening: report #{report.id}")
     start = report.problem
     move_report(report, actor, candidate, grouping="confirmed", owner_check=False)
-    record(DUPLICATE_CONFIRMED, actor, problem=candidate, report=report, kind=review.kind, score=review.score)
+    record_event(DUPLICATE_CONFIRMED, actor, problem=candidate, report=report, kind=review.kind, score=review.score)
     _merge_if_emptied(start, candidate, actor)
     db.session.flush()
     return candidate
@@ -131,7 +132,7 @@ def confirm_review(review: GroupingReview, actor: User) -> Problem:
 def reject_review(review: GroupingReview, actor: User) -> None:
     """No, a different problem: the report stays where it is."""
     _decide_review(review, actor, "rejected")
-    record(DUPLICATE_REJECTED, actor, problem=review.report.problem, report=review.report,
+    record_event(DUPLICATE_REJECTED, actor, problem=review.report.problem, report=review.report,
            candidate=review.candidate_problem_id, kind=review.kind)
     db.session.flush()
 
@@ -145,7 +146,7 @@ def undo_auto_grouping(report: Report, actor: User) -> Problem:
         raise ServiceError(_("This report was not grouped automatically."))
     before = report.problem_id
     new_problem = move_report(report, actor, None, grouping=None, owner_check=False)
-    record(GROUPING_UNDONE, actor, problem=new_problem, report=report, before={"problem_id": before})
+    record_event(GROUPING_UNDONE, actor, problem=new_problem, report=report, before={"problem_id": before})
     return new_problem
 
 
@@ -171,9 +172,9 @@ def merge_problems(source: Problem, target: Problem, actor: User) -> Problem:
     source.merged_into = target
     db.session.flush()
     similarity_index().move_problem(source.id, target.id)
-    record(MERGED, actor, problem=source, before={"problem_id": source.id}, after={"problem_id": target.id},
+    record_event(MERGED, actor, problem=source, before={"problem_id": source.id}, after={"problem_id": target.id},
            reports=[r.id for r in moved])
-    event = record(MERGED, actor, problem=target, before={"problem_id": source.id},
+    event = record_event(MERGED, actor, problem=target, before={"problem_id": source.id},
                    after={"problem_id": target.id}, reports=[r.id for r in moved])
     db.session.execute(db.update(GroupingReview).where(GroupingReview.candidate_problem_id == source.id)
                        .values(candidate_problem_id=target.id))
@@ -188,7 +189,7 @@ def _merge_if_emptied(problem: Problem, into: Problem, actor: User) -> None:
     remaining = db.session.scalar(db.select(db.func.count(Report.id)).where(Report.problem_id == problem.id))
     if remaining == 0 and problem.merged_into_id is None and problem.id != into.id:
         problem.merged_into = into
-        record(MERGED, actor, problem=problem, before={"problem_id": problem.id}, after={"problem_id": into.id},
+        record_event(MERGED, actor, problem=problem, before={"problem_id": problem.id}, after={"problem_id": into.id},
                reports=[])
 
 

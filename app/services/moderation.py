@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.events import record_event
 from app.extensions import db
 from app.models import PROBLEM_CREATED, REPORT_FILED, Channel, Problem, Report, User, utcnow
-from app.services import ServiceError, require_leader
-from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader
 
 HELD = "held"
 REJECTED = "rejected"
@@ -27,7 +28,7 @@ def hold_report(*, text: str, reporter, channel, location, occurred_on, impact) 
     report = Report(text=text, location=location, occurred_on=occurred_on, impact=impact,
                     channel=Channel(channel), reporter=reporter, problem=None, moderation=HELD)
     db.session.add(report)
-    record(REPORT_HELD, None, report=report, channel=report.channel)
+    record_event(REPORT_HELD, None, report=report, channel=report.channel)
     db.session.flush()
     return report
 
@@ -51,7 +52,7 @@ def _require_held(report: Report) -> None:
 def approve_held_report(report: Report, actor: User) -> Problem:
     """Let a held report in: it is placed by the similarity engine like any new report
     (joins a matching problem, or starts one, possibly with a question for a leader)."""
-    from app.plugins.calls import after_commit, report_info
+    from app.events import after_commit, report_info
     from app.services.grouping import after_filing, place
     from app.services.reports import _configured_area, suggested_title
 
@@ -62,13 +63,13 @@ def approve_held_report(report: Report, actor: User) -> Problem:
     if problem is None:
         problem = Problem(title=suggested_title(report.text), area=_configured_area(report.location))
         db.session.add(problem)
-        record(PROBLEM_CREATED, actor, problem=problem, title=problem.title)
+        record_event(PROBLEM_CREATED, actor, problem=problem, title=problem.title)
     report.problem = problem
     report.moderation = None
     report.grouping = placement.grouping
     report.grouping_score = placement.score
-    record(REPORT_APPROVED, actor, problem=problem, report=report)
-    record(REPORT_FILED, None, problem=problem, report=report, channel=report.channel, approved_by=actor.id)
+    record_event(REPORT_APPROVED, actor, problem=problem, report=report)
+    record_event(REPORT_FILED, None, problem=problem, report=report, channel=report.channel, approved_by=actor.id)
     db.session.flush()
     after_filing(report, placement)
     after_commit("report_filed", report=report_info(report))
@@ -90,7 +91,7 @@ def reject_held_report(report: Report, actor: User) -> None:
         reporter.display_name = None
         reporter.email = None
         reporter.contact_ok = False
-    record(REPORT_REJECTED, actor, report=report)
+    record_event(REPORT_REJECTED, actor, report=report)
     db.session.flush()
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from app.events import after_commit, problem_info, record_event, report_info
 from app.extensions import db
 from app.messaging.compose import notify_reporters
 from app.models import (
@@ -29,9 +30,8 @@ from app.models import (
     User,
     utcnow,
 )
-from app.plugins.calls import after_commit, problem_info, report_info
-from app.services import PermissionDenied, ServiceError, require_leader, require_owner_or_admin
-from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 from app.services.reports import clean_text
 
 MIN_CHANGE_CHARS = 40
@@ -89,7 +89,7 @@ def _set_status(problem: Problem, actor: User, status: Status) -> None:
         )
     before = problem.status
     problem.status = status
-    record(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
+    record_event(STATUS_CHANGED, actor, problem=problem, before={"status": before}, after={"status": status})
     _after_commit_with_problem("problem_status_changed", problem, before=before, after=str(status))
 
 
@@ -115,7 +115,7 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
             db.select(db.exists().where(Event.problem_id == problem.id, Event.verb == TOOK_OWNERSHIP))
         )
         problem.owner = new_owner
-        event = record(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
+        event = record_event(TOOK_OWNERSHIP, actor, problem=problem, subject_user=new_owner, owner=new_owner.name)
         if problem.status == Status.NEW:
             _set_status(problem, actor, Status.OWNED)
         if first_owner:
@@ -126,7 +126,7 @@ def assign_owner(problem: Problem, actor: User, new_owner: User, reason: str | N
             require_owner_or_admin(problem, actor)
         reason = clean_text(reason, field="reason", label=_("The reason for the handover"), limit=2000, required=True)
         problem.owner = new_owner
-        record(
+        record_event(
             HANDED_OVER,
             actor,
             problem=problem,
@@ -165,7 +165,7 @@ def record_change(
     problem.change_evidence_url = evidence_url
     problem.changed_at = utcnow()
     _set_status(problem, actor, Status.CHANGED)
-    record(CHANGE_RECORDED, actor, problem=problem, what=what, since=since, evidence_url=evidence_url)
+    record_event(CHANGE_RECORDED, actor, problem=problem, what=what, since=since, evidence_url=evidence_url)
     db.session.flush()
 
 
@@ -191,8 +191,9 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
         assign_owner(problem, actor, actor)
     note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     problem.decline_reason = reason
+    problem.closing_note = note  # people without email read it on their private page
     _set_status(problem, actor, Status.DECLINED)
-    event = record(DECLINED, actor, problem=problem, reason=reason, note=note)
+    event = record_event(DECLINED, actor, problem=problem, reason=reason, note=note)
     notify_reporters(problem, MessageKind.DECLINED, event, note=note)
     db.session.flush()
 
@@ -206,7 +207,8 @@ def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
     _set_status(problem, actor, Status.OWNED)
     problem.decline_reason = None
     problem.changed_at = None
-    record(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
+    problem.closing_note = None
+    record_event(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
     db.session.flush()
 
 
@@ -229,9 +231,10 @@ def publish(
     problem.public_summary = summary
     if first_publication:
         problem.published_at = utcnow()
-    event = record(PUBLISHED, actor, problem=problem, before=before, note=note,
+    event = record_event(PUBLISHED, actor, problem=problem, before=before, note=note,
                    after={"public_title": title, "public_summary": summary, "published_at": problem.published_at})
     if first_publication and not _people_told_of_this_change(problem):
+        problem.closing_note = note  # people without email read it on their private page
         notify_reporters(problem, MessageKind.CHANGED, event, note=note)
     db.session.flush()
     after_commit("change_published", problem=problem_info(problem),
@@ -254,7 +257,7 @@ def unpublish(problem: Problem, actor: User, reason: str | None = None) -> None:
         raise ServiceError(_("This problem is not published."))
     before = problem.published_at
     problem.published_at = None
-    record(UNPUBLISHED, actor, problem=problem, before={"published_at": before},
+    record_event(UNPUBLISHED, actor, problem=problem, before={"published_at": before},
            reason=(reason or "").strip() or None)
     db.session.flush()
 
@@ -285,7 +288,7 @@ def edit_problem(
         del before["public_title"], after["public_title"]
     problem.title, problem.area, problem.due_on = title, area, due_on
     problem.public_title = public_title
-    record(PROBLEM_EDITED, actor, problem=problem, before=before, after=after)
+    record_event(PROBLEM_EDITED, actor, problem=problem, before=before, after=after)
     db.session.flush()
 
 
@@ -294,6 +297,6 @@ def add_comment(problem: Problem, actor: User, text: str) -> Comment:
     text = clean_text(text, field="text", label=_("The note"), limit=LONG_TEXT, required=True)
     comment = Comment(problem=problem, author=actor, text=text)
     db.session.add(comment)
-    record(COMMENTED, actor, problem=problem)
+    record_event(COMMENTED, actor, problem=problem)
     db.session.flush()
     return comment

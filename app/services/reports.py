@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.events import after_commit, record_event, report_info
 from app.extensions import db
 from app.i18n import filing_language
 from app.models import (
@@ -24,9 +25,8 @@ from app.models import (
     User,
     utcnow,
 )
-from app.plugins.calls import after_commit, report_info
-from app.services import ServiceError, require_leader, require_owner_or_admin
-from app.services.audit import record
+from app.services.errors import ServiceError
+from app.services.permissions import require_leader, require_owner_or_admin
 
 TITLE_LENGTH = 80
 REGROUP = _l("Only leaders can regroup reports.")
@@ -89,6 +89,7 @@ def new_reporter(
     email: str | None = None,
     contact_ok: bool = False,
     kind: ReporterKind = ReporterKind.CUSTOMER,
+    language: str | None = None,
 ) -> Reporter:
     """A new person. Public filings never reuse a reporter by email, so nobody can
     read another person's reports by typing their address."""
@@ -100,10 +101,20 @@ def new_reporter(
         email=email.lower() if email else None,
         contact_ok=bool(contact_ok and email),
         kind=ReporterKind(kind),
-        locale=filing_language(),
+        locale=chosen_language(language),
     )
     db.session.add(reporter)
     return reporter
+
+
+def chosen_language(language: str | None) -> str:
+    """The language a report is filed in: the one staff or an integration chose for the
+    person (refused when this site does not offer it), else the page's language."""
+    if not language:
+        return filing_language()
+    if language not in current_app.config["CARELOOP_LANGUAGES"]:
+        raise ServiceError(_("This site does not offer the language “%(code)s”.", code=language), field="language")
+    return language
 
 
 def reporter_for_user(user: User) -> Reporter:
@@ -145,6 +156,8 @@ def file_report(
     extra: dict | None = None,
     grouping: str | None = None,
     hold: bool = False,
+    language: str | None = None,
+    staff_note: str | None = None,
 ) -> Report:
     """Store one person's report and put it in a problem.
 
@@ -152,6 +165,8 @@ def file_report(
     starts a new one in triage, possibly with a question for a leader); with ``problem``
     it joins that one (``grouping="chosen"`` when the person said "me too"). ``extra``
     sets more ``Report`` columns in the same insert (importers: created_at, external_url).
+    ``language``: the person's language when someone files for them (staff, the API);
+    ``staff_note``: the filer's own note, kept apart from the person's words.
     """
     from app.services.grouping import Placement, after_filing, place
 
@@ -159,12 +174,13 @@ def file_report(
     text = clean_text(text, field="text", label=_("What isn't working"), limit=limit, required=True)
     location = clean_text(location, field="location", label=_("Where it happened"), limit=200)
     impact = clean_text(impact, field="impact", label=_("How it affected you"), limit=limit)
+    staff_note = clean_text(staff_note, field="staff_note", label=_("Your note"), limit=limit)
     if occurred_on and occurred_on > utcnow().date():
         raise ServiceError(_("That date is in the future."), field="occurred_on")
     if (source is None) != (external_id is None):
         raise ServiceError(_("An imported report needs both a source and an external id."))
     # Messages to the reporter go out in the language of their latest report.
-    reporter.locale = filing_language()
+    reporter.locale = chosen_language(language)
     if hold:  # moderation (CARELOOP_MODERATE_PUBLIC): stored, but placed only when a leader approves it
         from app.services.moderation import hold_report
 
@@ -180,7 +196,7 @@ def file_report(
     if problem is None:
         problem = Problem(title=suggested_title(text), area=_configured_area(location))
         db.session.add(problem)
-        record(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
+        record_event(PROBLEM_CREATED, filed_by, problem=problem, title=problem.title)
 
     report = Report(
         locale=reporter.locale,
@@ -193,13 +209,14 @@ def file_report(
         external_id=external_id,
         reporter=reporter,
         filed_by=filed_by,
+        staff_note=staff_note,
         problem=problem,
         grouping=placement.grouping,
         grouping_score=placement.score,
         **(extra or {}),
     )
     db.session.add(report)
-    record(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
+    record_event(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
     db.session.flush()
     after_filing(report, placement)
     after_commit("report_filed", report=report_info(report))
@@ -234,14 +251,14 @@ def move_report(
     if target is None:
         target = Problem(title=suggested_title(report.text), area=source.area)
         db.session.add(target)
-        record(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
+        record_event(PROBLEM_CREATED, actor, problem=target, title=target.title, split_from=source.id)
     report.problem = target
     report.grouping = grouping
     report.grouping_score = None
     db.session.flush()
     similarity_index().move_report(report.id, target.id)
     for problem in (source, target):
-        event = record(
+        event = record_event(
             REPORT_MOVED,
             actor,
             problem=problem,

@@ -8,10 +8,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app.events import record_event
 from app.extensions import db
 from app.models import OPEN_STATUSES, USER_CREATED, USER_UPDATED, Problem, Role, User
-from app.services import PermissionDenied, ServiceError
-from app.services.audit import record
+from app.services.errors import PermissionDenied, ServiceError
 from app.services.reports import clean_text
 
 MIN_PASSWORD = 10
@@ -43,7 +43,7 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record(USER_CREATED, actor, subject_user=user, role=user.role)
+    record_event(USER_CREATED, actor, subject_user=user, role=user.role)
     db.session.flush()
     return user
 
@@ -73,7 +73,7 @@ def update_user(user: User, actor: User, *, role: Role | str | None = None, acti
     user.role, user.active = new_role, new_active
     after = {"role": user.role, "active": user.active}
     if before != after:
-        record(USER_UPDATED, actor, subject_user=user, before=before, after=after)
+        record_event(USER_UPDATED, actor, subject_user=user, before=before, after=after)
     db.session.flush()
 
 
@@ -185,7 +185,7 @@ def sign_in_with_provider(
         user.set_password(secrets.token_urlsafe(32))  # nobody knows it: single sign-on only
         db.session.add(user)
         db.session.flush()
-        record(USER_CREATED, user, subject_user=user, role=user.role, via="single sign-on")
+        record_event(USER_CREATED, user, subject_user=user, role=user.role, via="single sign-on")
         db.session.flush()
         return user
     if not user.active:
@@ -201,6 +201,6 @@ def sign_in_with_provider(
     if change:
         details["before"], details["after"] = change
     if details:
-        record(USER_UPDATED, user, subject_user=user, via="single sign-on", **details)
+        record_event(USER_UPDATED, user, subject_user=user, via="single sign-on", **details)
     db.session.flush()
     return user

@@ -11,7 +11,7 @@ from app.imports.importer import ImportResult, store_ticket
 from app.models import WebhookReceipt, utcnow
 from app.plugin_api import SourceError, WebhookRejected
 from app.plugins.manager import source_settings, ticket_sources
-from app.services import ServiceError
+from app.services.errors import ServiceError
 
 RECEIPTS_KEPT = timedelta(days=7)
 

@@ -66,7 +66,7 @@ from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.outbox import claims
 from app.outbox.claims import LEASE
 from app.security import netguard
-from app.services import PermissionDenied, ServiceError
+from app.services.errors import PermissionDenied, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _clean(name: str, url: str, events: list[str], fmt: str, allow_private: bool
 def create_endpoint(*, name: str, url: str, events: list[str], fmt: str = WebhookFormat.CARELOOP,
                     allow_private: bool = False, actor: User | None = None) -> WebhookEndpoint:
     """Register an endpoint; its secret is generated here (shown to the admin once)."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     name, url, chosen = _clean(name, url, events, fmt, allow_private)
@@ -162,14 +162,14 @@ def create_endpoint(*, name: str, url: str, events: list[str], fmt: str = Webhoo
                                created_by_id=actor.id if actor is not None else None)
     db.session.add(endpoint)
     db.session.flush()
-    record(WEBHOOK_CREATED, actor, endpoint_id=endpoint.id, name=name, url=_url_for_audit(url), events=chosen,
+    record_event(WEBHOOK_CREATED, actor, endpoint_id=endpoint.id, name=name, url=_url_for_audit(url), events=chosen,
            format=str(fmt), allow_private=bool(allow_private))
     return endpoint
 
 
 def update_endpoint(endpoint: WebhookEndpoint, *, name: str, url: str, events: list[str], fmt: str,
                     allow_private: bool, actor: User | None = None) -> None:
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     name, url, chosen = _clean(name, url, events, fmt, allow_private)
@@ -178,41 +178,41 @@ def update_endpoint(endpoint: WebhookEndpoint, *, name: str, url: str, events: l
     endpoint.format, endpoint.allow_private = str(fmt), bool(allow_private)
     after = _settings(endpoint)
     if before != after:
-        record(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before=before, after=after)
+        record_event(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before=before, after=after)
     db.session.flush()
 
 
 def set_active(endpoint: WebhookEndpoint, active: bool, actor: User | None = None) -> None:
     """Pause or resume. A paused endpoint collects no new events; deliveries already waiting are
     held until it resumes."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     if endpoint.active != active:
         endpoint.active = active
-        record(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before={"active": not active},
+        record_event(WEBHOOK_UPDATED, actor, endpoint_id=endpoint.id, before={"active": not active},
                after={"active": active})
     db.session.flush()
 
 
 def rotate_secret(endpoint: WebhookEndpoint, actor: User | None = None) -> str:
     """A new secret, effective for every delivery sent from now on (also ones already waiting)."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     endpoint.secret = new_secret()
     endpoint.secret_rotated_at = utcnow()
-    record(WEBHOOK_SECRET_ROTATED, actor, endpoint_id=endpoint.id)
+    record_event(WEBHOOK_SECRET_ROTATED, actor, endpoint_id=endpoint.id)
     db.session.flush()
     return endpoint.secret
 
 
 def delete_endpoint(endpoint: WebhookEndpoint, actor: User | None = None) -> None:
     """Delete the endpoint and its deliveries (waiting ones are dropped)."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
-    record(WEBHOOK_DELETED, actor, endpoint_id=endpoint.id, before=_settings(endpoint))
+    record_event(WEBHOOK_DELETED, actor, endpoint_id=endpoint.id, before=_settings(endpoint))
     db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     db.session.delete(endpoint)
     db.session.flush()
@@ -231,7 +231,7 @@ def send_test_event(endpoint: WebhookEndpoint, actor: User | None = None) -> Web
 
 def redeliver(delivery: WebhookDelivery, actor: User | None = None) -> WebhookDelivery:
     """Send a delivery again as a new row: same body and ``Careloop-Webhook-Id``, fresh attempts."""
-    from app.services.audit import record
+    from app.events import record_event
 
     _require_admin(actor)
     if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
@@ -241,7 +241,7 @@ def redeliver(delivery: WebhookDelivery, actor: User | None = None) -> WebhookDe
                             status=DeliveryStatus.PENDING, next_attempt_at=utcnow())
     db.session.add(again)
     db.session.flush()
-    record(WEBHOOK_REDELIVERED, actor, endpoint_id=delivery.endpoint_id, delivery_id=delivery.id,
+    record_event(WEBHOOK_REDELIVERED, actor, endpoint_id=delivery.endpoint_id, delivery_id=delivery.id,
            new_delivery_id=again.id, webhook_id=delivery.webhook_id)
     return again
 

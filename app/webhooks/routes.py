@@ -1,7 +1,7 @@
 from flask import jsonify, request
 
 from app.extensions import csrf
-from app.services import ServiceError
+from app.services.errors import ServiceError
 from app.webhooks.incoming import receive_webhook
 from app.webhooks.routes import bp
 

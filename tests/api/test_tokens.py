@@ -137,7 +137,7 @@ def test_admins_revoke_a_token_in_the_page(client, auth, make_user, make_token):
 def test_only_admins_may_manage_tokens_in_the_service(make_user):
     import pytest
 
-    from app.services import PermissionDenied
+    from app.services.errors import PermissionDenied
 
     leader = make_user(Role.LEADER)
     with pytest.raises(PermissionDenied):

@@ -337,7 +337,7 @@ def test_a_leader_who_owns_open_problems_is_not_demoted_by_the_claim(app_ctx, ma
 
 
 def test_an_email_linked_to_another_subject_is_refused(app_ctx, make_user):
-    from app.services import PermissionDenied
+    from app.services.errors import PermissionDenied
     from app.services.users import sign_in_with_provider
 
     make_user(Role.STAFF, email="twin@example.org")

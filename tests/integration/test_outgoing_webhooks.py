@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Event, Role, clock_at, utcnow
 from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.security import netguard
-from app.services import ServiceError
+from app.services.errors import ServiceError
 from app.services.grouping import merge_problems
 from app.webhooks import outgoing as hooks
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from app import services
 from app.extensions import db
 from app.models import Channel, Report, Role
-from app.services import ServiceError
+from app.services.errors import ServiceError
 
 LIMIT = 120  # a small limit for the generated examples; the real default is tested below
 

@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from app.models import TRANSITIONS, Problem, Report, Status, clock_at
-from app.services import change_description_problems
-from app.services.problems import MIN_CHANGE_CHARS, MIN_CHANGE_WORDS
+from app.services.problems import MIN_CHANGE_CHARS, MIN_CHANGE_WORDS, change_description_problems
 from app.services.reports import TITLE_LENGTH, suggested_title
 from app.web import is_safe_next
 
