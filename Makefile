@@ -5,11 +5,12 @@ CARELOOP := $(VENV)/bin/careloop
 AXE_JS   := $(VENV)/axe/node_modules/axe-core/axe.min.js
 # A real, certified OpenID Connect provider for the single sign-on tests (8.8.1 runs on Node 18-21).
 OIDC_PROVIDER := $(VENV)/oidc-provider/node_modules/oidc-provider/package.json
+VNU_JAR  := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 HOST     ?= 127.0.0.1
 PORT     ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run test test-pg browser oidc-provider lint clean translations lock wheel-check
+.PHONY: install install-test run test test-pg browser vnu oidc-provider lint clean translations lock wheel-check
 
 # Dependencies come from the lock files (pinned, hashes checked): requirements.lock for running,
 # requirements-test.lock for testing too. `make lock` writes them again from pyproject.toml.
@@ -48,8 +49,9 @@ lock:
 wheel-check: install-test
 	.ci/wheel-check
 
-# Browser tests need Debian's Chromium (never a downloaded browser) and axe-core from npm.
-browser: $(AXE_JS)
+# Browser tests need Debian's Chromium (never a downloaded browser), axe-core from npm, and the
+# W3C Nu HTML checker (npm vnu-jar, run by Debian's Java) for the pages they visit.
+browser: $(AXE_JS) vnu
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
@@ -62,6 +64,14 @@ oidc-provider: $(OIDC_PROVIDER)
 
 $(OIDC_PROVIDER):
 	npm install --silent --prefix $(VENV)/oidc-provider oidc-provider@8.8.1 --no-audit --no-fund
+# --ignore-scripts: vnu-jar's install step would try to download a JDK.
+vnu: $(VNU_JAR)
+	@command -v java >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless; \
+	  else echo "The HTML check needs Java: sudo apt-get install default-jre-headless" >&2; exit 1; fi; }
+
+$(VNU_JAR):
+	npm install --silent --prefix $(VENV)/vnu vnu-jar --ignore-scripts --no-audit --no-fund
 
 ## make test: set up and run every test (unit, integration, plugins, browser)
 test: install-test browser oidc-provider lint

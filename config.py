@@ -346,6 +346,8 @@ class Config:
     CARELOOP_MAIL_RETRY_DAYS = setting("CARELOOP_MAIL_RETRY_DAYS", 4.0, number(0.01, 60))
     # An extra cap on tries (0: none, only the days above count).
     CARELOOP_MAIL_MAX_ATTEMPTS = setting("CARELOOP_MAIL_MAX_ATTEMPTS", 0, integer(0, 1000))
+    # How long an invitation's one-time link to set a password works (docs/journeys.md).
+    CARELOOP_INVITATION_HOURS = setting("CARELOOP_INVITATION_HOURS", 72, integer(1, 24 * 60))
     # Outgoing webhooks: tries before a delivery is marked failed (`careloop send-webhooks`).
     CARELOOP_WEBHOOK_MAX_ATTEMPTS = setting("CARELOOP_WEBHOOK_MAX_ATTEMPTS", 10, integer(1, 100))
 

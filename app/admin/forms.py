@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired
+from wtforms.validators import Email, InputRequired, Optional
 
 from app.models import Role
 
@@ -13,7 +13,8 @@ class CreateUserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[InputRequired(_l("Give the person's name."))])
     email = EmailField(_l("Email"), validators=[InputRequired(_l("Give an email.")), Email(_l("That does not look like an email address."))])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.STAFF.value)
-    password = PasswordField(_l("First password (at least 10 characters)"), validators=[InputRequired(_l("Set a first password."))])
+    # Empty: the person is emailed an invitation with a one-time link to set their own.
+    password = PasswordField(_l("First password (optional)"), validators=[Optional()])
 
 
 class UpdateUserForm(FlaskForm):

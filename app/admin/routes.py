@@ -10,6 +10,7 @@ from app.imports.importer import preview_source as preview
 from app.messaging.mail import retry_failed
 from app.models import Message, MessageStatus, User
 from app.services.errors import ServiceError
+from app.services.invitations import invite_user
 from app.services.users import create_user, update_user
 from app.web import admin_required, run_service
 
@@ -37,15 +38,21 @@ def users():
 @bp.post("/users")
 @admin_required
 def create():
+
     form = CreateUserForm()
+    invite = not form.password.data
     if form.validate_on_submit() and run_service(
         form,
-        lambda: create_user(
+        lambda: invite_user(name=form.name.data, email=form.email.data, role=form.role.data, actor=current_user)
+        if invite else create_user(
             name=form.name.data, email=form.email.data, role=form.role.data,
             password=form.password.data, actor=current_user,
         ),
     ):
-        flash(_("Account created for %(name)s.", name=form.name.data), "success")
+        if invite:
+            flash(_("Invitation sent to %(email)s: a one-time link to set a password.", email=form.email.data), "success")
+        else:
+            flash(_("Account created for %(name)s.", name=form.name.data), "success")
         return redirect(url_for("admin.users"))
     return _render_users(create_form=form, status=422)
 

@@ -167,6 +167,9 @@ def _schemas(max_chars: int) -> dict[str, Any]:
                 "external_id": _nullable({"type": "string", "maxLength": 200, "description":
                                           "Tokens only: your id for this report; filing it again gives 409. "
                                           "Sent without a token: 401 (the token is what is missing)."}),
+                "language": _nullable({"type": "string", "maxLength": 16, "description":
+                                       "The person's language (one the site offers, e.g. `de`): their "
+                                       "messages are written in it. Default: the request's language."}),
             },
         },
         "Filed": _object({

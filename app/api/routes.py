@@ -201,6 +201,7 @@ REPORT_FIELDS = {
     "text": (str,), "location": (str, type(None)), "occurred_on": (str, type(None)),
     "impact": (str, type(None)), "name": (str, type(None)), "email": (str, type(None)),
     "contact_ok": (bool,), "problem_id": (int, type(None)), "external_id": (str, type(None)),
+    "language": (str, type(None)),
 }
 
 
@@ -283,6 +284,7 @@ def create_report():
         text=body["text"], location=body.get("location"), occurred_on=_occurred_on(body.get("occurred_on")),
         impact=body.get("impact"), problem_id=body.get("problem_id"), external_id=body.get("external_id"),
         person=Person(body.get("name"), _email(body.get("email")), bool(body.get("contact_ok"))),
+        language=body.get("language"),
     )
     try:
         result = submit_report(submission, channel=Channel.API, client=client_ip(),

@@ -15,6 +15,7 @@ from app.dashboard.blueprint import bp
 from app.dashboard.charts import charts_for
 from app.dashboard.exports import csv_response
 from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
+from app.dashboard.queue import queue_for
 from app.extensions import db
 from app.grouping.panel import grouping_panel
 from app.models import User, utcnow
@@ -41,7 +42,9 @@ PER_PAGE = 25
 def index():
     figures = {key: build() for key, build in FIGURES.items()}
     charts = {key: charts_for(figure) for key, figure in figures.items()}
-    return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline())
+
+    return render_template("dashboard/index.html", figures=figures, charts=charts, head=headline(),
+                           queue=queue_for(current_user))
 
 
 @bp.route("/dashboard/grouping")

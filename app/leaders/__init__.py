@@ -1,4 +1,5 @@
 from app.leaders import (
+    journeys,  # noqa: F401  (asking the owner, answering people, finding problems)
     moderation,  # noqa: F401  (reports held for moderation)
     routes,  # noqa: F401
 )

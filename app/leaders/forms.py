@@ -15,8 +15,14 @@ class EditProblemForm(FlaskForm):
     due_on = DateField(_l("Due date"), validators=[Optional()])
 
 
+def _leader_id(value):
+    return int(value) if value not in (None, "") else None
+
+
 class HandOverForm(FlaskForm):
-    owner = SelectField(_l("New owner"), coerce=int, validators=[InputRequired()])
+    # The first choice is an empty "Choose a leader" (set by the view), so nobody is preselected.
+    owner = SelectField(_l("New owner"), coerce=_leader_id, validate_choice=False,
+                        validators=[InputRequired(_l("Choose a leader."))])
     reason = TextAreaField(_l("Why are you handing it over?"), validators=[Optional()])
 
 
@@ -87,3 +93,31 @@ class MergeManyForm(FlaskForm):
 class SplitForm(FlaskForm):
     target = IntegerField(_l("Move them to problem number (leave empty for a new problem)"),
                           validators=[Optional(), NumberRange(min=1, message=_l("Give a problem number."))])
+
+
+class AskOwnerForm(FlaskForm):
+    """A leader who is not the owner: ask the owner, or offer to take it over."""
+
+    note = TextAreaField(_l("Your note to the owner"), validators=[Optional()])
+    ask = SubmitField(_l("Ask the owner"))
+    offer = SubmitField(_l("Offer to take it over"))
+
+
+class AnswerRequestForm(FlaskForm):
+    """The owner answers a question or an offer, with a reason."""
+
+    reason = TextAreaField(_l("Your answer"), validators=[Optional()])
+    accept = SubmitField(_l("Accept and hand it over"))
+    decline = SubmitField(_l("Decline"))
+
+
+class AnswerPersonForm(FlaskForm):
+    """The owner writes to one person who reported the problem."""
+
+    words = TextAreaField(_l("Your message to them"), validators=[Optional()])
+
+
+class FindProblemForm(FlaskForm):
+    """Find a problem to merge into or move to, by words or number (a GET search)."""
+
+    q = StringField(_l("Find a problem by words or number"), validators=[Optional()])

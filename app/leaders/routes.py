@@ -30,7 +30,8 @@ from app.leaders.forms import (
     SplitForm,
     UnreachableForm,
 )
-from app.messaging.compose import mark_unreachable, notice_states, preview
+from app.leaders.journeys import journey_context
+from app.messaging.compose import mark_unreachable, notice_states
 from app.models import (
     LINKED_WORK_DONE,
     STILL_HAPPENING,
@@ -53,6 +54,7 @@ from app.queries import (
     triage_queue,
 )
 from app.services import grouping as grouping_service
+from app.services.previews import preview_all
 from app.web import leader_required, run_service
 
 
@@ -129,8 +131,11 @@ def _problem_or_404(problem_id: int) -> Problem:
 
 
 def _owner_choices(problem: Problem) -> list[tuple[int, str]]:
-    return [SelectChoice(u.id, _("%(name)s (%(role)s)", name=u.name, role=label(u.role, "role"))) for u in leaders()
-            if u.id != problem.owner_id]
+    """The leaders to hand over to, after an empty "Choose a leader" (nobody preselected);
+    empty when there is nobody to choose."""
+    choices = [SelectChoice(u.id, _("%(name)s (%(role)s)", name=u.name, role=label(u.role, "role"))) for u in leaders()
+               if u.id != problem.owner_id]
+    return [SelectChoice("", _("Choose a leader…")), *choices] if choices else []
 
 
 def _can_take_over(problem: Problem) -> bool:
@@ -172,6 +177,7 @@ def _render_problem(problem: Problem, status: int = 200, preview_of=None, **form
         failed_unreachable_id=forms.get("unreachable_reporter_id"),
         flags=[e for e in problem.events if e.verb == STILL_HAPPENING],
         preview_of=preview_of,
+        **journey_context(problem, forms),
         link_form=_link_form(forms.get("link_work")),
         links=db.session.scalars(db.select(ProblemLink).filter_by(problem_id=problem.id).order_by(ProblemLink.id)).all(),
         work_done=[e for e in problem.events if e.verb == LINKED_WORK_DONE],
@@ -305,13 +311,14 @@ def publish(problem_id):
 
 
 def _preview(problem: Problem, form, name: str, kind: MessageKind, **unsaved):
-    """Show a real recipient's message as it would go out, saving nothing."""
+    """Show every recipient's message as it would go out, saving nothing."""
+
     for attribute, value in unsaved.items():
         setattr(problem, attribute, value)
-    reporter, rendered, count = preview(problem, kind, note=(form.note.data or "").strip() or None)
+    previews, unreachable = preview_all(problem, kind, note=(form.note.data or "").strip() or None)
     db.session.rollback()  # the unsaved values were only for the preview
-    return _render_problem(problem, 200, preview_of={"kind": name, "reporter": reporter,
-                                                     "rendered": rendered, "count": count}, **{name: form})
+    return _render_problem(problem, 200, preview_of={"kind": name, "previews": previews, "unreachable": unreachable,
+                                                     "count": len(previews)}, **{name: form})
 
 
 @bp.post("/problems/<int:problem_id>/people/<int:reporter_id>/unreachable")

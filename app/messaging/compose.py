@@ -54,6 +54,8 @@ SUBJECTS = {
     MessageKind.WORK_DONE: _l("The work is done: record the change for #%(problem_id)s"),
     MessageKind.RECEIPT: _l("We have your report"),
     MessageKind.LINK_AGAIN: _l("Your private link"),
+    MessageKind.OWNERSHIP: _l("About problem #%(problem_id)s: %(title)s"),
+    MessageKind.ANSWER: _l("A reply about the problem you told us about"),
 }
 RECEIPT_WITH_OWNER = _l("We have your report: %(owner)s owns this problem")
 # What a staff copy says the customer was told (in the subject and the body).

@@ -254,6 +254,9 @@ class Problem(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     # Set when a leader merged this problem into another; its URL then redirects there.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
+    # The owner's personal note sent with the change or the answer; people without email
+    # read it on their private page.
+    closing_note: Mapped[str | None] = mapped_column(Text)
 
     owner: Mapped[User | None] = relationship()
     merged_into: Mapped[Problem | None] = relationship(remote_side="Problem.id")
@@ -364,6 +367,9 @@ class Report(db.Model):
     moderation: Mapped[str | None] = mapped_column(String(20), index=True)
     reporter_id: Mapped[int] = mapped_column(ForeignKey("reporters.id"), index=True)
     filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Staff filing for a customer: their own note, kept apart from the customer's words
+    # (``text``), so it is never quoted back to the customer.
+    staff_note: Mapped[str | None] = mapped_column(Text)
 
     problem: Mapped[Problem] = relationship(back_populates="reports")
     reporter: Mapped[Reporter] = relationship(back_populates="reports")
@@ -423,6 +429,11 @@ UNSUBSCRIBED = "unsubscribed"
 LINKED = "linked"
 LINKED_WORK_DONE = "linked_work_done"
 REPORT_REMOVED = "report_removed"
+OWNER_ASKED = "owner_asked"  # a leader asked the owner about the problem
+TAKEOVER_OFFERED = "takeover_offered"  # a leader offered to take it over
+REQUEST_ANSWERED = "request_answered"  # the owner accepted or declined, with a reason
+PERSON_ANSWERED = "person_answered"  # the owner wrote to one reporter
+USER_INVITED = "user_invited"
 
 
 class Event(db.Model):
@@ -614,6 +625,9 @@ class MessageKind(StrEnum):
     RECEIPT = "receipt"  # "we have your report": their words, their private link, the owner once there is one
     LINK_AGAIN = "link_again"  # their private link again, asked for by email address
     TOLD_IN_PERSON = "told_in_person"  # a record, never sent: staff told a person without email
+    ANSWER = "answer"  # the owner writes to one reporter, quoting their words
+    OWNERSHIP = "ownership"  # to a leader: asked about, offered or answered about ownership
+    INVITATION = "invitation"  # to a new user: a one-time link to set a password
 
 
 class MessageStatus(StrEnum):
@@ -730,6 +744,49 @@ class Branding(db.Model):
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class OwnershipRequest(db.Model):
+    """A leader who is not the owner asks the owner about a problem (``ask``) or offers to
+    take it over (``offer``); the owner answers with a reason (app/services/ownership.py)."""
+
+    __tablename__ = "ownership_requests"
+    __table_args__ = (
+        CheckConstraint("kind IN ('ask', 'offer')", name="kind_allowed"),
+        CheckConstraint("status IN ('open', 'accepted', 'declined', 'closed')", name="status_allowed"),
+        Index("ix_ownership_requests_problem_status", "problem_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    problem: Mapped[Problem] = relationship()
+    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id])
+    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id])
+
+
+class Invitation(db.Model):
+    """A one-time, expiring link for a new user to set a password. Only its SHA-256 is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 # The similarity index's tables live with the engine; imported here so every model is

@@ -57,6 +57,10 @@ class Submission:
     external_id: str | None = None  # the API with a token: the caller's own id, unique per token
     honeypot: str | None = None  # the public form's spam defences
     shown: str | None = None
+    # Filing for someone else (staff, the API): the person's language, and the filer's own
+    # note, kept apart from the person's words and never quoted to them.
+    language: str | None = None
+    staff_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def submit_report(
         location=submission.location,
         occurred_on=submission.occurred_on,
         impact=submission.impact,
-        reporter=_reporter(submission.person, filed_by),
+        reporter=_reporter(submission.person, filed_by, submission.language),
         channel=channel,
         filed_by=filed_by,
         problem=chosen,
@@ -147,18 +151,20 @@ def submit_report(
         source=source,
         external_id=external_id,
         hold=anonymous and moderation_on(),
+        language=submission.language if submission.person is not None else None,
+        staff_note=submission.staff_note if submission.person is not None and filed_by is not None else None,
     )
     return Filed(report)
 
 
-def _reporter(person: Person | None, filed_by: User | None) -> Reporter:
+def _reporter(person: Person | None, filed_by: User | None, language: str | None) -> Reporter:
     if person is None:
         if filed_by is None:
             raise ServiceError(_("Give the name of the person this happened to, so their report stays theirs."),
                                field="name")
         return reporter_for_user(filed_by)
     return new_reporter(name=person.name, email=person.email, contact_ok=person.contact_ok,
-                        kind=ReporterKind.CUSTOMER)
+                        kind=ReporterKind.CUSTOMER, language=language)
 
 
 def _external_id(external_id: str | None, token_id: int | None) -> tuple[str | None, str | None]:

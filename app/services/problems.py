@@ -179,6 +179,7 @@ def decline(problem: Problem, actor: User, reason: str, note: str | None = None)
         assign_owner(problem, actor, actor)
     note = clean_text(note, field="note", label=_("The personal note"), limit=2000)
     problem.decline_reason = reason
+    problem.closing_note = note  # people without email read it on their private page
     _set_status(problem, actor, Status.DECLINED)
     record_event(DECLINED, actor, problem=problem, reason=reason, note=note)
     db.session.flush()
@@ -193,6 +194,7 @@ def reopen(problem: Problem, actor: User, reason: str | None = None) -> None:
     _set_status(problem, actor, Status.OWNED)
     problem.decline_reason = None
     problem.changed_at = None
+    problem.closing_note = None
     record_event(REOPENED, actor, problem=problem, before=before, reason=(reason or "").strip() or None)
     db.session.flush()
 
@@ -216,6 +218,8 @@ def publish(
     problem.public_summary = summary
     if first_publication:
         problem.published_at = utcnow()
+    if first_publication:
+        problem.closing_note = note  # people without email read it on their private page
     # Who is told follows from the event (services/telling.py): everyone not yet told of this
     # change, once; republishing the same change tells nobody twice.
     record_event(PUBLISHED, actor, problem=problem, before=before, note=note,

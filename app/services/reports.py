@@ -95,6 +95,7 @@ def new_reporter(
     email: str | None = None,
     contact_ok: bool = False,
     kind: ReporterKind = ReporterKind.CUSTOMER,
+    language: str | None = None,
 ) -> Reporter:
     """A new person. Public filings never reuse a reporter by email, so nobody can
     read another person's reports by typing their address."""
@@ -106,13 +107,23 @@ def new_reporter(
         email=email.lower() if email else None,
         contact_ok=bool(contact_ok and email),
         kind=ReporterKind(kind),
-        locale=filing_language(),
+        locale=chosen_language(language),
     )
     db.session.add(reporter)
     if reporter.contact_ok:
 
         ensure_person(reporter.email)
     return reporter
+
+
+def chosen_language(language: str | None) -> str:
+    """The language a report is filed in: the one staff or an integration chose for the
+    person (refused when this site does not offer it), else the page's language."""
+    if not language:
+        return filing_language()
+    if language not in current_app.config["CARELOOP_LANGUAGES"]:
+        raise ServiceError(_("This site does not offer the language “%(code)s”.", code=language), field="language")
+    return language
 
 
 def reporter_for_user(user: User) -> Reporter:
@@ -154,6 +165,8 @@ def file_report(
     extra: dict | None = None,
     grouping: str | None = None,
     hold: bool = False,
+    language: str | None = None,
+    staff_note: str | None = None,
 ) -> Report:
     """Store one person's report and put it in a problem.
 
@@ -161,6 +174,8 @@ def file_report(
     starts a new one in triage, possibly with a question for a leader); with ``problem``
     it joins that one (``grouping="chosen"`` when the person said "me too"). ``extra``
     sets more ``Report`` columns in the same insert (importers: created_at, external_url).
+    ``language``: the person's language when someone files for them (staff, the API);
+    ``staff_note``: the filer's own note, kept apart from the person's words.
     """
     from app.services.grouping import Placement, after_filing, place
 
@@ -168,12 +183,13 @@ def file_report(
     text = clean_text(text, field="text", label=_("What isn't working"), limit=limit, required=True)
     location = clean_text(location, field="location", label=_("Where it happened"), limit=200)
     impact = clean_text(impact, field="impact", label=_("How it affected you"), limit=limit)
+    staff_note = clean_text(staff_note, field="staff_note", label=_("Your note"), limit=limit)
     if occurred_on and occurred_on > utcnow().date():
         raise ServiceError(_("That date is in the future."), field="occurred_on")
     if (source is None) != (external_id is None):
         raise ServiceError(_("An imported report needs both a source and an external id."))
     # Messages to the reporter go out in the language of their latest report.
-    reporter.locale = filing_language()
+    reporter.locale = chosen_language(language)
     if hold:  # moderation (CARELOOP_MODERATE_PUBLIC): stored, but placed only when a leader approves it
         from app.services.moderation import hold_report
 
@@ -202,6 +218,7 @@ def file_report(
         external_id=external_id,
         reporter=reporter,
         filed_by=filed_by,
+        staff_note=staff_note,
         problem=problem,
         grouping=placement.grouping,
         grouping_score=placement.score,

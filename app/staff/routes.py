@@ -1,26 +1,40 @@
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
-from app.models import Channel
-from app.queries import latest_notices, reports_filed_by
+from app.extensions import db
+from app.i18n import current_language, language, native_name, supported_languages
+from app.models import Channel, Report
+from app.queries import latest_notices
 from app.services.filing import ChooseFirst, Filed, Person, submit_report
 from app.services.people import in_person_tasks
 from app.services.people import told_in_person as told_in_person_service
 from app.staff.blueprint import bp
 from app.staff.forms import StaffReportForm, ToldInPersonForm
+from app.staff.queries import search_reports_filed_by
+from app.urls import external_url
 from app.web import run_service
+
+
+def _language_choices(form: StaffReportForm) -> None:
+    form.language.choices = [SelectChoice(code, native_name(code)) for code in supported_languages()]
+    if not form.language.data:
+        form.language.data = current_language()
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @login_required
 def file_report():
     form = StaffReportForm()
+    _language_choices(form)
     offered = []
     if form.validate_on_submit():
-        person = None if form.on_behalf.data == "self" else Person(
-            form.customer_name.data, form.customer_email.data, form.customer_contact_ok.data)
-        result = run_service(form, lambda: submit_report(form.submission(person), channel=Channel.STAFF,
+        for_customer = form.on_behalf.data != "self"
+        person = Person(form.customer_name.data, form.customer_email.data,
+                        form.customer_contact_ok.data) if for_customer else None
+        extra = {"language": form.language.data, "staff_note": form.staff_note.data} if for_customer else {}
+        result = run_service(form, lambda: submit_report(form.submission(person, **extra), channel=Channel.STAFF,
                                                          filed_by=current_user),
                              fields={"email": "customer_email", "name": "customer_name"})
         if isinstance(result, Filed):
@@ -37,9 +51,12 @@ def file_report():
 @bp.route("/reports")
 @login_required
 def my_reports():
-    reports = reports_filed_by(current_user)
-    notices = latest_notices([(r.reporter_id, r.problem_id) for r in reports])
-    return render_template("staff/my_reports.html", reports=reports, notices=notices,
+    words = (request.args.get("q") or "").strip()[:200]
+    page = search_reports_filed_by(current_user, words, request.args.get("page", 1, type=int))
+    if page is None:
+        abort(404)
+    notices = latest_notices([(r.reporter_id, r.problem_id) for r in page.items])
+    return render_template("staff/my_reports.html", page=page, reports=page.items, notices=notices, words=words,
                            tasks=in_person_tasks(current_user), form=ToldInPersonForm(formdata=None))
 
 
@@ -55,3 +72,36 @@ def told_in_person(reporter_id, problem_id):
         for error in form.form_errors:
             flash(error, "error")
     return redirect(url_for("staff.my_reports"))
+
+
+def _filed_report_or_404(report_id: int) -> Report:
+    """A report the signed-in person filed (leaders may open any); others get 404."""
+    report = db.get_or_404(Report, report_id)
+    if report.filed_by_id != current_user.id and not current_user.is_leader:
+        abort(404)
+    return report
+
+
+def _private_url(report: Report) -> str:
+    return external_url("public.my_report", token=report.reporter.token)
+
+
+@bp.route("/reports/<int:report_id>")
+@login_required
+def report(report_id):
+    report = _filed_report_or_404(report_id)
+    notices = latest_notices([(report.reporter_id, report.problem_id)])
+    return render_template("staff/report.html", report=report, notice=notices.get((report.reporter_id, report.problem_id)),
+                           private_url=_private_url(report), language_name=native_name(report.reporter.locale))
+
+
+@bp.route("/reports/<int:report_id>/sheet")
+@login_required
+def status_sheet(report_id):
+    """One printable page for a customer without email: where their report stands and their
+    private link. In the customer's language."""
+
+    report = _filed_report_or_404(report_id)
+    with language(report.reporter.locale):
+        return render_template("staff/sheet.html", report=report, private_url=_private_url(report),
+                               sheet_language=current_language())

@@ -63,7 +63,10 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def live_server_url(app):
     """A real threaded HTTP server for the session ``app``; its base URL, no trailing slash."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from .htmlcheck import HtmlRecorder
+
+    # Every HTML page served to the browser is kept for the HTML check (test_zz_valid_html.py).
+    server = make_server("127.0.0.1", 0, HtmlRecorder(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="careloop-e2e-server", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
@@ -217,6 +220,9 @@ def _fresh_failure_screenshots():
     """Screenshots of earlier runs' failures would mislead; start each run without them."""
     for old in FAILURES.glob("*.png"):
         old.unlink()
+    from .htmlcheck import clear
+
+    clear()  # the HTML check covers the pages of this run only
 
 
 # tryfirst: outside pytest's own xfail handling, so an expected failure is not photographed.

@@ -77,6 +77,7 @@ def test_leader_problem_page_has_no_serious_accessibility_violations(
     shot(page, "desktop-leader-problem-errors")
 
     # The owner's view of a published change (as its owner).
+    page.locator(".account-menu summary").click()  # "Sign out" is in the menu under the person's name
     page.get_by_role("button", name=re.compile("^Sign out")).click()
     sign_in(page, published_change.owner)
     page.goto(f"/problems/{published_change.problem_id}")

@@ -20,6 +20,7 @@ def test_an_admin_creates_copies_and_revokes_a_token(axe_page, axe, create_user,
     page = axe_page
     admin = create_user(Role.ADMIN, name="Ada Admin")
     sign_in(page, admin)
+    page.locator(".nav-menu summary").first.click()  # the Admin menu
     page.get_by_role("link", name="API tokens").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("API tokens")
     axe.check(page, "api tokens, empty")

@@ -53,6 +53,7 @@ def test_admin_sets_the_look_and_the_home_page_shows_it(axe_page, axe, create_us
     page = axe_page
     admin = create_user(Role.ADMIN, name="Ada Admin")
     sign_in(page, admin)
+    page.locator(".nav-menu summary").first.click()  # the Admin menu
     page.get_by_role("link", name="Branding").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Branding")
     axe.check(page, "/admin/branding")

@@ -37,16 +37,16 @@ def test_reporter_follows_the_email_link_and_says_it_is_still_happening(
 
     sign_in(page, leader)
     page.goto(f"/problems/{problem_id}")
-    page.get_by_label("Public title").fill("Parcels no longer left out in the rain")
+    page.get_by_label("Public title", exact=True).fill("Parcels no longer left out in the rain")
     page.get_by_label("Public summary").fill("People told us parcels were left outside. Now they are not.")
     page.get_by_label("A personal note for everyone who reported it (optional)").fill("Thank you, Alan's photo helped.")
     page.get_by_role("button", name="Preview the message").click()
     preview = page.locator(".preview")
-    expect(preview).to_contain_text("the message to Alan Price")
+    expect(preview).to_contain_text("To Alan Price")
     expect(preview).to_contain_text("My parcel was left outside in the rain")
     expect(preview).to_contain_text("Thank you, Alan's photo helped.")
     shot(page, "desktop-leader-message-preview")
-    page.get_by_role("button", name="Publish and tell people").click()
+    preview.get_by_role("button", name="Publish and tell people").click()  # right under the preview
     expect(page.get_by_text("Everyone who can be emailed will be told.")).to_be_visible()
     expect(page.locator("#told")).to_contain_text("Waiting")
 

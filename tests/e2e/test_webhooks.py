@@ -19,6 +19,7 @@ def test_admin_registers_a_webhook_and_sees_the_secret_once(axe_page, axe, creat
     axe.require_installed()
     page = axe_page
     sign_in(page, create_user(Role.ADMIN, name="Ada Admin"))
+    page.locator(".nav-menu summary").first.click()  # the Admin menu
     page.get_by_role("link", name="Webhooks").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
     axe.check(page, "/admin/webhooks")

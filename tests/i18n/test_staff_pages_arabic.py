@@ -104,7 +104,7 @@ def test_leaders_and_admins_pages_speak_arabic(client, world):
         "/backlog?q=nothing-matches-this": ("لا مشكلات مفتوحة تطابق عوامل التصفية هذه.", "مسح عوامل التصفية"),
         f"/dashboard/leaders/{world['sam'].id}": ("Sam Reyes", "أحد القادة", "لا شيء متأخر.",
                                                    "تغيير منجز", "الوسيط من أول بلاغ حتى التغيير"),
-        "/admin/users": ("المستخدمون", "إضافة شخص", "كلمة المرور الأولى (10 أحرف على الأقل)", "قائد", "إنشاء الحساب"),
+        "/admin/users": ("المستخدمون", "إضافة شخص", "كلمة المرور الأولى (اختيارية)", "قائد", "دعوة أو إنشاء حساب"),
         "/admin/sources": ("المصادر",),
         "/admin/outbox": ("صندوق الصادر", "كل رسالة يكتبها Careloop", "الموضوع", "في الانتظار"),
         f"/admin/outbox/{message.id}": (f"الرسالة رقم {message.id}", "نص عادي", "إلى"),
@@ -126,7 +126,7 @@ def test_staff_pages_speak_arabic(client, world):
     assert_arabic(form.get_data(as_text=True), "تقديم بلاغ", "من الذي واجه هذا؟", "أحد العملاء (أقدّم البلاغ نيابةً عنه)",
                   "اسم العميل", "تقديم البلاغ")
     mine = staff.get("/staff/reports")
-    assert_arabic(mine.get_data(as_text=True), "بلاغاتي", "Jonas Weber", "بلا مسؤول بعد", "كلماتهم")
+    assert_arabic(mine.get_data(as_text=True), "بلاغاتي", "Jonas Weber", "بلا مسؤول بعد", "ابحث في بلاغاتك")
 
     refused = staff.post("/staff/report", data={"on_behalf": "customer", "customer_name": "", "text": "Still broken."})
     assert refused.status_code == 422

@@ -37,6 +37,9 @@ MATRIX = {
     "auth.logout": STAFF,
     "staff.file_report": STAFF,
     "staff.my_reports": STAFF,
+    # The filer's own reports (others get 404; leaders may open any).
+    "staff.report": STAFF,
+    "staff.status_sheet": STAFF,
     "leaders.triage": LEADER,
     "leaders.problems": LEADER,
     "leaders.my_problems": LEADER,
@@ -54,6 +57,10 @@ MATRIX = {
     "leaders.move_report": LEADER,
     "leaders.split_report": LEADER,
     "leaders.mark_person_unreachable": LEADER,
+    # Asking the owner, answering (the service lets only the owner or an admin), writing to a person.
+    "leaders.ask_owner": LEADER,
+    "leaders.answer_request": LEADER,
+    "leaders.answer_reporter": LEADER,
     "dashboard.index": LEADER,
     "dashboard.figure_csv": LEADER,
     "dashboard.backlog": LEADER,
@@ -72,6 +79,9 @@ MATRIX = {
     "leaders.approve_held": LEADER,
     "leaders.reject_held": LEADER,
     "admin.users": ADMIN,
+    "admin.resend_invitation": ADMIN,
+    # The one-time link from an invitation email is the key to this page.
+    "admin.invite.accept": ANYONE,
     "admin.create": ADMIN,
     "admin.update": ADMIN,
     "admin.unlock_user": ADMIN,
@@ -150,6 +160,7 @@ def world(make_user, make_report):
         "endpoint_id": 1,  # outgoing webhooks
         "delivery_id": 1,
         "target_id": report.problem_id,
+        "request_id": 1,  # a question or offer to a problem's owner
     }
 
 

@@ -86,7 +86,7 @@ def test_an_admin_names_the_organisation_and_welcomes_people(client, admin, app)
     assert '<a class="brand" href="/"><span class="logo" aria-hidden="true">↻</span> Acme Housing</a>' in home
     assert app.config["CARELOOP_ORG_NAME"] not in home
     # The welcome text is above the form, in its own paragraphs, escaped like any text.
-    welcome = home.index('<div class="welcome"><p>Hello from Acme.</p><p>We read every report.</p></div>')
+    welcome = home.index('<div class="welcome"><p dir="auto">Hello from Acme.</p><p dir="auto">We read every report.</p></div>')
     assert welcome < home.index('name="text"')
     assert f'href="/branding/theme.css?v={saved.version}"' in home
     # Other public pages carry the name too, and the Atom feed.

@@ -208,7 +208,7 @@ def test_owner_previews_a_real_message_and_adds_a_note(story, client, auth):
     form = {"public_title": "Faster refunds", "public_summary": "Refunds run daily.",
             "note": "I am sorry it took us this long.", "preview": "1"}
     page = client.post(f"/problems/{problem.id}/publish", data=form).get_data(as_text=True)
-    assert "Preview: the message to Maria Lopez" in page
+    assert "To Maria Lopez" in page
     assert "five weeks" in page and "I am sorry it took us this long." in page
     assert "3 people will get a message like this" in page
     db.session.expire_all()

@@ -66,6 +66,7 @@ BAD = {
     "CARELOOP_MAIL_MAX_ATTEMPTS": ("always", "a whole number"),
     "CARELOOP_MAIL_RETRY_DAYS": ("forever", "a number from 0.01 to 60"),
     "CARELOOP_PREVIEW_PAGES": ("all", "a whole number from 1 to 50"),
+    "CARELOOP_INVITATION_HOURS": ("0", "a whole number from 1 to 1440"),
     "CARELOOP_API_MAX_REQUEST_LINE": ("10", "a whole number from 256 to 65536"),
     "CARELOOP_API_MAX_JSON_DEPTH": ("deep", "a whole number"),
     "CARELOOP_REMEMBER_DAYS": ("0", "a whole number from 1 to 3650"),

@@ -296,7 +296,7 @@ class TestHandOver:
         response = client.post(f"/problems/{problem.id}/hand-over", data={"owner": other_leader.id, "reason": ""})
         assert response.status_code == 422
         text = page(response)
-        assert 'id="reason-error"' in text
+        assert 'id="handover-reason-error"' in text
         assert "The reason for the handover is required." in text
         assert fresh(problem).owner_id == leader.id
         assert events(problem, HANDED_OVER) == []
@@ -554,7 +554,7 @@ class TestDecline:
         response = client.post(f"/problems/{problem.id}/decline", data={"reason": "No."})
         assert response.status_code == 422
         text = page(response)
-        assert 'id="reason-error"' in text
+        assert 'id="decline-reason-error"' in text
         assert "at least 30 characters" in text
         assert "No.</textarea>" in text
         problem = fresh(problem)
@@ -816,7 +816,7 @@ class TestEditAndComment:
         assert response.status_code == 302
         assert fresh(problem).title == "Contactless refused at the desk"
         text = page(client.get(f"/problems/{problem.id}"))
-        assert "<h1>Contactless refused at the desk</h1>" in text
+        assert "<h1 dir=\"auto\">Contactless refused at the desk</h1>" in text
         assert "Due" in text and "1 February 2031" in text
 
     def test_empty_title_via_the_page_is_shown_next_to_the_field(self, client, auth, problem, leader):
@@ -824,7 +824,7 @@ class TestEditAndComment:
         auth.login(leader)
         response = client.post(f"/problems/{problem.id}/edit", data={"title": "", "area": "Billing"})
         assert response.status_code == 422
-        assert 'id="title-error"' in page(response)
+        assert 'id="edit-title-error"' in page(response)
         assert fresh(problem).title == title
 
     def test_comment(self, problem, leader):
@@ -1095,9 +1095,9 @@ class TestAudit:
         history = text[text.index('id="history-h"'):]
         for line in [
             "Problem created",
-            f"Report #{problem.reports[0].id} filed (via Web page)",  # the channel's label, translated
+            f"Report #{problem.reports[0].id} came in through Web page",  # the channel's label, translated
             "Dana Okafor took ownership",
-            "Dana Okafor handed it over from Dana Okafor to Sam Reyes: “Sam knows billing.”",
+            "Dana Okafor handed it over to Sam Reyes: “Sam knows billing.”",
             "Sam Reyes recorded the change",
             "Sam Reyes published it on We changed this",
         ]:
