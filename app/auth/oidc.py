@@ -190,7 +190,7 @@ def provider_sign_out() -> tuple[str | None, bool]:
         return None, True
     if not metadata.get("end_session_endpoint"):
         return None, True
-    after = current_app.config["CARELOOP_BASE_URL"].rstrip("/") + url_for("public.index")
+    after = external_url("public.index")
     return client.create_logout_url(post_logout_redirect_uri=after, id_token_hint=id_token,
                                     client_id=client.client_id)["url"], True
 

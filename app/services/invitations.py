@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -20,6 +20,7 @@ from app.models import USER_INVITED, USER_UPDATED, Invitation, MessageKind, Role
 from app.services.branding import org_name as branded_org_name
 from app.services.errors import PermissionDenied, ServiceError
 from app.services.users import MIN_PASSWORD, create_user
+from app.urls import external_url
 
 SUBJECT = _l("You are invited to %(org)s's Careloop")
 
@@ -53,12 +54,11 @@ def send_invitation(user: User, actor: User) -> Invitation:
                             created_by_id=actor.id)
     db.session.add(invitation)
     event = record_event(USER_INVITED, actor, subject_user=user, expires_at=invitation.expires_at)
-    base = current_app.config["CARELOOP_BASE_URL"]
     with language(None):  # staff mail is in the organisation's language
         context = dict(user=user, org_name=branded_org_name(), hours=hours, sso=sso_enabled(),
                        passwords=password_login_enabled(),
-                       link=base + url_for("admin.invite.accept", token=token),
-                       login_url=base + url_for("auth.login"))
+                       link=external_url("admin.invite.accept", token=token),
+                       login_url=external_url("auth.login"))
         rendered = Rendered(subject=str(SUBJECT) % {"org": context["org_name"]},
                             text=render_template("mail/invitation.txt", **context),
                             html=render_template("mail/invitation.html", **context))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.messaging.compose import Rendered, _reports_by_reporter, render_message
+from app.messaging.compose import Rendered, render_message
 from app.models import MessageKind, Problem, Reporter
+from app.services.telling import people_in
 
 MAX_PREVIEWS = 100
 
@@ -21,10 +22,10 @@ def preview_all(problem: Problem, kind: MessageKind, *, note: str | None = None)
     words), up to MAX_PREVIEWS; and the people who cannot be emailed (their private page
     shows the change and the note)."""
     previews, unreachable = [], []
-    for reporter, reports in _reports_by_reporter(problem).items():
-        if not reporter.can_be_emailed:
-            unreachable.append(reporter)
+    for person in people_in(problem):  # one message per person, quoting all their reports
+        if person.email is None:
+            unreachable.append(person.reporter)
         elif len(previews) < MAX_PREVIEWS:
-            previews.append(RecipientPreview(reporter, render_message(kind, problem, reporter=reporter,
-                                                                      reports=reports, note=note)))
+            previews.append(RecipientPreview(person.reporter, render_message(
+                kind, problem, reporter=person.reporter, reports=person.reports, note=note)))
     return previews, unreachable

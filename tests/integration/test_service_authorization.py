@@ -22,7 +22,7 @@ import pytest
 
 from app import services
 from app.extensions import db
-from app.models import Event, GroupingReview, Problem, Role
+from app.models import Event, GroupingReview, OwnershipRequest, Problem, Role
 from app.services.errors import PermissionDenied, ServiceError
 
 ACTORS = ("staff", "leader", "owner", "admin")
@@ -69,6 +69,12 @@ MATRIX = {
     "mark_unreachable": OWNER_ONLY,
     # Staff tick off telling a person they filed for; only their own tasks exist for them.
     "told_in_person": OWN_ITEMS,
+    # Leaders who are not the owner ask or offer; the owner (or an admin) answers.
+    "ask_owner": LEADERS,
+    "answer_request": OWNER_ONLY,
+    "answer_person": OWNER_ONLY,
+    "invite_user": ADMIN_ONLY,
+    "send_invitation": ADMIN_ONLY,
     "link_work": OWNER_ONLY,
     "create_work": OWNER_ONLY,
     # Regrouping: the problem the reports leave is its owner's once owned.
@@ -143,12 +149,31 @@ class World:
         self.token_id = create_token(name="Reporting", scope="read", actor=None).token.id
         db.session.commit()
 
+    def request(self) -> OwnershipRequest:
+        """A question from the other leader to whoever owns the problem (added for one call)."""
+        request = OwnershipRequest(problem=self.problem, kind="ask", from_user=self.users["leader"],
+                                   to_user_id=self.problem.owner_id or self.users["owner"].id, note="Can I help?")
+        db.session.add(request)
+        db.session.flush()
+        return request
+
 
 def _ops():
     from app.imports import linked_work as links
     from app.messaging import compose as messages
     from app.security import logins
-    from app.services import api_tokens, branding, grouping, moderation, people, sessions, users
+    from app.services import (
+        answers,
+        api_tokens,
+        branding,
+        grouping,
+        invitations,
+        moderation,
+        ownership,
+        people,
+        sessions,
+        users,
+    )
     from app.webhooks import outgoing as hooks
 
     return {
@@ -183,6 +208,12 @@ def _ops():
         "unpublish": lambda w, a: services.unpublish(w.problem, a, reason="Wrong"),
         "mark_unreachable": lambda w, a: messages.mark_unreachable(w.problem, w.report.reporter, a, "No address"),
         "told_in_person": lambda w, a: people.told_in_person(a, w.report.reporter_id, w.problem.id),
+        "ask_owner": lambda w, a: ownership.ask_owner(w.problem, a, "Can I help with this one?"),
+        "answer_request": lambda w, a: ownership.answer_request(w.request(), a, accept=False, reason="Not yet, sorry"),
+        "answer_person": lambda w, a: answers.answer_person(w.report, a, "We are looking into this now."),
+        "invite_user": lambda w, a: invitations.invite_user(name="New Person", email="new.person@example.org",
+                                                            role="staff", actor=a),
+        "send_invitation": lambda w, a: invitations.send_invitation(w.subject, a),
         "link_work": lambda w, a: links.link_work(w.problem, a, "no-such-source", "OPS-1"),
         "create_work": lambda w, a: links.create_work(w.problem, a, "no-such-source"),
         "move_report": lambda w, a: services.move_report(w.report, a, w.target),
