@@ -197,7 +197,8 @@ def _key_and_validators():
     branding = current_branding()
     day = datetime.now(timezone.utc).date().isoformat()  # durations in words are day-accurate
     # The bump's time as well as its number: a database restored from a backup reuses numbers.
-    key = (request.endpoint, request.full_path, current_language(), version, changed_at, branding.version, day)
+    key = (request.endpoint, request.full_path, current_language(), version, changed_at, branding.version, day,
+           current_app.config.get("WTF_CSRF_ENABLED", True))  # a page made without CSRF fields never serves one with
     digest = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
     midnight = datetime.combine(datetime.now(timezone.utc).date(), datetime.min.time())
     return key, digest, max(changed_at, midnight).replace(microsecond=0)
