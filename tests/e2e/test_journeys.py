@@ -267,7 +267,7 @@ def test_a_leader_finds_the_problem_to_merge_into_by_words(app, open_page, creat
     axe_clean(page, "problem page with problems found")
     found.get_by_role("button", name=f"Merge this problem into #{keep}").click()
     expect(page).to_have_url(re.compile(rf"/problems/{keep}$"))
-    expect(page.get_by_text("Courier dumped the box")).to_be_visible()
+    expect(page.locator("#report-2").get_by_text("Courier dumped the box")).to_be_visible()
     expect(page.locator(".timeline")).to_contain_text(f"Dana Okafor merged problem #{other} into this one")
 
     # Declining also previews every message where the leader is looking.
