@@ -219,7 +219,7 @@ def _report_input() -> dict:
         raise _invalid("body", _("The body must be a JSON object."))
     for name, value in body.items():
         if name not in REPORT_FIELDS:
-            raise _invalid(name, _("Unknown field '%(name)s'.", name=name))
+            raise _invalid(name or "body", _("Unknown field '%(name)s'.", name=name))
         allowed = REPORT_FIELDS[name]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise _invalid(name, _("'%(name)s' has the wrong type.", name=name))
