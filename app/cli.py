@@ -87,16 +87,10 @@ def users():
 def create_user_command(name, email, role, password):
     """Create a staff account."""
 
-    generated = password is None
-    password = password or secrets.token_urlsafe(12)
-    try:
-        user = create_user(name=name, email=email, role=role, password=password)
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        raise click.ClickException(error.message) from error
+    user, password = _with_password(password, lambda chosen: create_user(name=name, email=email, role=role,
+                                                                          password=chosen))
     click.echo(f"Created {user.role} {user.name} <{user.email}>.")
-    if generated:
+    if password:
         click.echo(f"Password: {password}")
 
 
@@ -107,17 +101,23 @@ def create_user_command(name, email, role, password):
 def set_password_command(email, password):
     """Set an account's password; its sessions end on every device."""
 
-    generated = password is None
-    password = password or secrets.token_urlsafe(12)
+    user, password = _with_password(password, lambda chosen: set_password(email, chosen))
+    click.echo(f"New password set for {user.name} <{user.email}>. Signed out everywhere.")
+    if password:
+        click.echo(f"Password: {password}")
+
+
+def _with_password(given: str | None, action):
+    """Run a service that takes a password (generated when none is given) and commit; returns
+    what it returned and the generated password to print (None when the person gave one)."""
+    generated = secrets.token_urlsafe(12) if given is None else None
     try:
-        user = set_password(email, password)
+        result = action(generated if given is None else given)
         db.session.commit()
     except ServiceError as error:
         db.session.rollback()
         raise click.ClickException(error.message) from error
-    click.echo(f"New password set for {user.name} <{user.email}>. Signed out everywhere.")
-    if generated:
-        click.echo(f"Password: {password}")
+    return result, generated
 
 
 @click.command("demo-data")

@@ -101,6 +101,18 @@ def app_ctx(app):
 
 
 @pytest.fixture
+def thresholds(app_ctx):
+    """Set the grouping thresholds for one test; the session's come back afterwards."""
+    saved = {k: app_ctx.config[k] for k in ("CARELOOP_GROUPING_AUTO", "CARELOOP_GROUPING_REVIEW")}
+
+    def set_(auto: float, review: float):
+        app_ctx.config.update(CARELOOP_GROUPING_AUTO=auto, CARELOOP_GROUPING_REVIEW=review)
+
+    yield set_
+    app_ctx.config.update(saved)
+
+
+@pytest.fixture
 def client(app_ctx):
     return app_ctx.test_client()
 

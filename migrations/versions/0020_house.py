@@ -1,4 +1,4 @@
-"""house (reserved slot; filled by the work that needs it)
+"""house: no schema change (the slot reserved for a neutral import channel, not done yet)
 
 Revision ID: 0020
 Revises: 0019

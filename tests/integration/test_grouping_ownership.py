@@ -17,17 +17,6 @@ LIFT = "The lift to the second floor has been stuck for three days and nobody ha
 
 
 @pytest.fixture
-def thresholds(app_ctx):
-    saved = {k: app_ctx.config[k] for k in ("CARELOOP_GROUPING_AUTO", "CARELOOP_GROUPING_REVIEW")}
-
-    def set_(auto: float, review: float):
-        app_ctx.config.update(CARELOOP_GROUPING_AUTO=auto, CARELOOP_GROUPING_REVIEW=review)
-
-    yield set_
-    app_ctx.config.update(saved)
-
-
-@pytest.fixture
 def sam_and_dana(make_user):
     return make_user(Role.LEADER, name="Sam Owner"), make_user(Role.LEADER, name="Dana Other")
 

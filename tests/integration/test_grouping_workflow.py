@@ -3,8 +3,6 @@ merge with redirect, split, the suggestion endpoint and the "me too" choice."""
 
 from __future__ import annotations
 
-import pytest
-
 from app import services
 from app.extensions import db
 from app.models import (
@@ -27,17 +25,6 @@ from config import Config
 CARD = "The card reader at the front desk rejects every contactless payment since Monday."
 CARD_AGAIN = "The card reader at the front desk rejects every contactless payment since Monday!"
 PARKING = "The car park barrier stays shut even after I pay at the machine."
-
-
-@pytest.fixture
-def thresholds(app_ctx):
-    saved = {k: app_ctx.config[k] for k in ("CARELOOP_GROUPING_AUTO", "CARELOOP_GROUPING_REVIEW")}
-
-    def set_(auto: float, review: float):
-        app_ctx.config.update(CARELOOP_GROUPING_AUTO=auto, CARELOOP_GROUPING_REVIEW=review)
-
-    yield set_
-    app_ctx.config.update(saved)
 
 
 def verbs(problem_id=None):
