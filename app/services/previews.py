@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.messaging.compose import Rendered, render_message
 from app.models import MessageKind, Problem, Reporter
+from app.services.telling import people_in
 
 MAX_PREVIEWS = 100
 
@@ -21,14 +22,10 @@ def preview_all(problem: Problem, kind: MessageKind, *, note: str | None = None)
     words), up to MAX_PREVIEWS; and the people who cannot be emailed (their private page
     shows the change and the note)."""
     previews, unreachable = [], []
-    by_reporter: dict[Reporter, list] = {}
-    for report in problem.reports:
-        if report.removed_at is None and report.moderation is None:
-            by_reporter.setdefault(report.reporter, []).append(report)
-    for reporter, reports in by_reporter.items():
-        if not reporter.can_be_emailed:
-            unreachable.append(reporter)
+    for person in people_in(problem):  # one message per person, quoting all their reports
+        if not person.reachable:
+            unreachable.append(person.reporter)
         elif len(previews) < MAX_PREVIEWS:
-            previews.append(RecipientPreview(reporter, render_message(kind, problem, reporter=reporter,
-                                                                      reports=reports, note=note)))
+            previews.append(RecipientPreview(person.reporter, render_message(
+                kind, problem, reporter=person.reporter, reports=person.reports, note=note)))
     return previews, unreachable

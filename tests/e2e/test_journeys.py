@@ -252,7 +252,8 @@ def test_a_leader_who_is_not_the_owner_asks_and_offers_and_the_owner_answers(app
 def test_a_leader_finds_the_problem_to_merge_into_by_words(app, open_page, create_user):
     leader = create_user(Role.LEADER, name="Dana Okafor")
     keep, _ = _file(app, "My parcel was left in the rain outside the door.", name="Alan Price")
-    other, _ = _file(app, "Courier dumped the box on the doorstep while it poured.", name="Bea Stone")
+    other, _ = _file(app, "Courier dumped the box on the doorstep while it poured.", name="Bea Stone",
+                     email="bea@example.net")
     with app.app_context():
         db.session.get(Problem, keep).title = "Parcels left outside in the rain"
         db.session.commit()
