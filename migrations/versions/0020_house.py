@@ -1,4 +1,4 @@
-"""house: no schema change (the slot reserved for a neutral import channel, not done yet)
+"""house: no schema change (an empty slot; the neutral import channel came in 0021)
 
 Revision ID: 0020
 Revises: 0019
