@@ -218,7 +218,8 @@ def _deliver_old_messages() -> None:
     closed out until a leader marks that person unreachable."""
 
     db.session.flush()
-    for message in db.session.scalars(db.select(Message).order_by(Message.id)):
+    queued = db.select(Message).where(Message.status == MessageStatus.PENDING).order_by(Message.id)
+    for message in db.session.scalars(queued):
         message.status = MessageStatus.SENT
         message.attempts = 1
         message.sent_at = message.created_at + timedelta(minutes=3)

@@ -51,6 +51,7 @@ from app.models import (
     Report,
     Reporter,
     Status,
+    new_token,
 )
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ def person_for(email: str) -> Person:
     if person is None:
         person = Person(email=email)
         db.session.add(person)
+    if person.token is None:  # a row not flushed yet has no default; its link is needed now
+        person.token = new_token()
     return person
 
 

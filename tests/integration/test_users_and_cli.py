@@ -18,6 +18,8 @@ from app.models import (
     Channel,
     Comment,
     Event,
+    Message,
+    MessageStatus,
     Problem,
     Report,
     Reporter,
@@ -399,6 +401,9 @@ class TestDemoData:
         for problem in db.session.scalars(select(Problem)):
             assert problem.reports
             assert 1 <= problem.people_affected <= len(problem.reports)
+        # every message the demo's story writes could be built (a failed one means a person untold)
+        failed = db.session.scalars(select(Message).where(Message.status == MessageStatus.FAILED)).all()
+        assert [m.last_error for m in failed] == []
 
     def test_demo_data_shows_on_the_public_pages(self, runner, client):
         runner.invoke(args=["demo-data"])
