@@ -7,7 +7,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, case, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -19,12 +20,13 @@ if TYPE_CHECKING:
 
 
 class Channel(StrEnum):
+    """How a report came in. The core names no plugin: an imported report has the channel
+    ``IMPORT`` and its ``source`` (the ticket source's name), and is shown by that source's title."""
+
     WEB = "web"
     STAFF = "staff"
     API = "api"
-    ZENDESK = "zendesk"
-    JIRA = "jira"
-
+    IMPORT = "import"
 
 
 class Report(db.Model):
@@ -82,6 +84,21 @@ class Report(db.Model):
     problem: Mapped[Problem] = relationship(back_populates="reports")
     reporter: Mapped[Reporter] = relationship(back_populates="reports")
     filed_by: Mapped[User | None] = relationship()
+
+    @hybrid_property
+    def origin(self) -> str:
+        """Where the report came from, as people tell channels apart: the channel ("web",
+        "staff", "api"), or for an imported report its source's name ("zendesk"). Labelled by
+        ``app.labels.channel_label``; in SQL too (``Report.origin``), to group and filter by it."""
+        if self.channel == Channel.IMPORT:
+            return self.source or Channel.IMPORT.value
+        return self.channel
+
+    @origin.inplace.expression
+    @classmethod
+    def _origin_expression(cls):
+        return case((cls.channel == Channel.IMPORT.value, func.coalesce(cls.source, Channel.IMPORT.value)),
+                    else_=cls.channel)
 
     def quote(self, limit: int = 300) -> str:
         """The person's words, trimmed at a word boundary to about ``limit`` characters."""
