@@ -19,7 +19,7 @@ CHANNEL_LABELS = {
     "web": _l("Web page"),
     "staff": _l("Filed by staff"),
     "api": _l("API"),
-    "import": _l("Import"),  # an imported report whose source is unknown (see channel_label)
+    # No "import": an imported report is shown by its source (channel_label).
 }
 
 LABELS = {
