@@ -80,3 +80,20 @@ def test_a_ticket_source_named_like_a_channel_stops_start_up(app, name):
 
     with pytest.raises(PluginError, match=f"'{name}'.*channel"):
         create_app({**app.config, "CARELOOP_EXTRA_PLUGINS": [Clash()]})
+
+
+def test_safe_mode_loads_no_plugin_and_imports_keep_their_source(helpdesk, app, app_ctx, make_user):
+    """CARELOOP_PLUGINS="" is safe mode (docs/plugins.md): no plugin, built-in parts only; what
+    was imported stays readable, shown by its source's name."""
+    import_from_source("helpdesk")
+    problem_id = db.session.scalar(db.select(Report.problem_id))
+    leader = make_user(Role.LEADER)
+    safe = create_app({**app.config, "CARELOOP_PLUGINS": ""})
+    from app.plugins.manager import plugin_manager, ticket_sources
+
+    assert ticket_sources(safe) == {}
+    assert {name for name, _ in plugin_manager(safe).list_name_plugin()} == {"careloop.grouping"}
+    client = safe.test_client()
+    client.post("/login", data={"email": leader.email, "password": "correct horse battery"})
+    page = client.get(f"/problems/{problem_id}").get_data(as_text=True)
+    assert "via helpdesk" in page
