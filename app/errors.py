@@ -1,6 +1,6 @@
 """Error pages in the site's style."""
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.extensions import db
+from app.json_errors import error_response, wants_json
 
 # Lazy: translated when the page is shown, in the visitor's language.
 MESSAGES = {
@@ -22,10 +23,8 @@ MESSAGES = {
 
 
 def render_error(code: int, detail: str | None = None):
-    if request.path.startswith("/api/"):  # the API answers in JSON, also for unknown paths
-        from app.api.errors import error_response
-
-        return error_response(code)
+    if wants_json():  # the API, also for unknown paths, and callers that asked for JSON
+        return error_response(code, detail)
     title, message = MESSAGES[code]
     return render_template("errors/error.html", code=code, title=title, message=detail or message), code
 
@@ -95,11 +94,9 @@ def database_unavailable(error):
     else:
         message = _("Please try again in a minute. If you were sending a report, it may not have been "
                     "saved: go back, and your words should still be in the form.")
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        # The API's error shape (app/api/errors.py), also for other JSON callers such as /suggest.
-        response = jsonify(error={"status": 503, "code": "database_unavailable",
-                                  "message": _("The database is unavailable; try again in a minute.")})
-        response.status_code = 503
+    if wants_json():  # the API's error shape, also for other JSON callers such as /suggest
+        response = error_response(503, _("The database is unavailable; try again in a minute."),
+                                  code="database_unavailable")
     else:
         response = current_app.make_response(
             (render_template("errors/error.html", code=503, title=title, message=message), 503))

@@ -14,6 +14,8 @@ or decides can forget a part:
    wants the event, written in the same transaction.
 3. **Plugin hooks**, typed (``hooks().report_filed(info)``), called only after the commit;
    a rollback drops them.
+4. **The public pages' cache** (``app/pagecache.py``): its version is bumped in the same
+   transaction when an event changes what anonymous visitors see.
 
 The listeners are registered per app in ``init_app`` (nothing at import). A commit that
 recorded no event does no work: the listeners look at ``session.info`` and return.
@@ -31,6 +33,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from app import pagecache
 from app.extensions import db
 from app.models import PUBLISHED, REPORT_FILED, STATUS_CHANGED, AppendOnlyError, Event, Problem, Report, User
 from app.plugin_api import ProblemInfo, ReportInfo
@@ -184,6 +187,8 @@ def _before_commit(session: Session) -> None:
         outgoing_webhooks.event_recorded(event)
     outgoing_webhooks.write_deliveries(session)
     calls = [call for event in events for call in _hook_calls(event)]
+    if pagecache.bump_for(session, events):
+        calls.append(lambda _hooks: pagecache.forget_seen_version())
     if calls:
         session.info.setdefault(_AFTER, []).extend(calls)
     session.flush()

@@ -1,13 +1,14 @@
 """Words people see for stored values (a channel, a message's status, a role…).
 
 The database keeps the stable English values; pages show these translated labels through
-the ``label`` template filter: ``{{ report.channel|label('channel') }}``. A value without a
-label (a plugin's own channel, say) is shown as it is.
+the ``label`` template filter: ``{{ report.origin|label('channel') }}``. A value without a
+label is shown as it is, except where a report came from: an import source's name is shown
+as that source's title (``channel_label``).
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -18,8 +19,7 @@ CHANNEL_LABELS = {
     "web": _l("Web page"),
     "staff": _l("Filed by staff"),
     "api": _l("API"),
-    "zendesk": _l("Zendesk"),
-    "jira": _l("Jira"),
+    # No "import": an imported report is shown by its source (channel_label).
 }
 
 LABELS = {
@@ -94,7 +94,30 @@ LABELS = {
 
 def label(value, kind: str):
     """The translated label of ``value`` in the group ``kind``, or the value itself."""
+    if kind == "channel":
+        return channel_label(value)
     return LABELS.get(kind, {}).get(value, value)
+
+
+def source_title(name: str | None) -> str | None:
+    """The title a ticket source's plugin gives it ("Zendesk"), or its name when that plugin
+    is not loaded (``CARELOOP_PLUGINS`` leaves it out): the core names no plugin."""
+    if not name or not has_app_context():
+        return name
+    source = current_app.extensions.get("careloop.sources", {}).get(name)
+    return source.title if source is not None else name
+
+
+def channel_label(channel: str | None, source: str | None = None):
+    """Where a report came from, in words: a channel's label ("Web page", "API"), or for an
+    import the title of its source. ``channel`` is a report's channel, with its ``source``, or
+    its ``origin`` alone (the source's name for an import), as queries group them; an audit
+    event recorded before imports had one channel holds the source's name as its channel."""
+    if channel == "import" and source:
+        channel = source
+    if channel in CHANNEL_LABELS:
+        return CHANNEL_LABELS[channel]
+    return source_title(channel)
 
 
 def short_date(value) -> str:
@@ -117,5 +140,7 @@ def bdi(value) -> Markup | str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["channel_label"] = channel_label
+    app.jinja_env.filters["source_title"] = source_title
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.filters["bdi"] = bdi

@@ -2,10 +2,16 @@
 visitors of ``/``, ``/changes``, ``/changes/<id>`` and ``/changes.atom``.
 
 **Invalidation across processes.** ``cache_versions.public`` is a number in the database. The
-transaction that changes what these pages show bumps it (a flush listener below: a published
-problem added, changed or unpublished, a report joining or leaving a published problem, an owner's
-name, the branding), so every process's cache misses on its next request. Each request reads the
-number once (one primary-key lookup); the branding's own version is part of the key too.
+transaction that changes what these pages show bumps it, so every process's cache misses on its
+next request. What changes them is read from the domain events the transaction recorded (the
+fan-out in ``app/events.py`` calls ``bump_for``): a change published or unpublished, the branding,
+and anything that happens to a published problem (a report filed into it, moved or merged in or
+out, its owner, its change). A commit that recorded no event does no work here. Each request reads
+the number once (one primary-key lookup); the branding's own version is part of the key too.
+
+The public pages show no reporter's personal data: a published change, how many people reported
+it and the owner's name (the accountable member of staff, by design). No service renames an
+account today; one that does must record ``user_updated`` with the name in ``after``, which bumps.
 
 **What is never cached.** Only GET/HEAD by anonymous visitors (no signed-in user) with no flash
 message waiting, and only 200 answers. A signed-in person's pages, a reporter's private pages and
@@ -33,9 +39,11 @@ from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 from flask import Flask, Response, current_app, g, has_app_context, request, session
-from sqlalchemy import event, inspect
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
+from app.models import BRANDING_CHANGED, PUBLISHED, UNPUBLISHED, USER_UPDATED, CacheVersion, Event, Problem, utcnow
 
 CACHED_ENDPOINTS = {"public.index", "public.changes", "public.change", "public.changes_feed"}
 NAME = "public"
@@ -101,8 +109,6 @@ def public_version() -> tuple[int, datetime]:
 
 def read_public_version() -> tuple[int, datetime]:
     """(version, when it last changed) from the database; (0, 2000-01-01) before the first bump."""
-    from app.models import CacheVersion
-
     row = db.session.execute(db.select(CacheVersion.version, CacheVersion.changed_at)
                              .where(CacheVersion.name == NAME)).first()
     if row is None:
@@ -111,12 +117,7 @@ def read_public_version() -> tuple[int, datetime]:
 
 
 def bump_statement(dialect: str):
-    from app.models import CacheVersion, utcnow
-
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     statement = insert(CacheVersion).values(name=NAME, version=1, changed_at=now)
     return statement.on_conflict_do_update(
@@ -124,59 +125,40 @@ def bump_statement(dialect: str):
         set_={"version": CacheVersion.version + 1, "changed_at": now})
 
 
-def _touches_public_pages(session) -> bool:
-    from app.models import Branding, Problem, Report, User
-
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Branding):
-            return True
-        if isinstance(obj, Problem):
-            history = inspect(obj).attrs.published_at.history
-            if obj.published_at is not None or any(v is not None for v in history.deleted or ()):
-                if obj in session.new or obj in session.deleted or session.is_modified(obj):
-                    return True
-        elif isinstance(obj, Report):
-            history = inspect(obj).attrs.problem_id.history
-            for problem_id in {obj.problem_id, *(history.deleted or ())}:
-                problem = session.get(Problem, problem_id) if problem_id else None
-                if problem is not None and problem.published_at is not None:
-                    return True
-        elif isinstance(obj, User) and obj in session.dirty and inspect(obj).attrs.name.history.has_changes():
-            return True
-    return False
+# Events that change the public pages whatever problem they concern.
+PUBLIC_VERBS = frozenset({PUBLISHED, UNPUBLISHED, BRANDING_CHANGED})
 
 
-def _after_flush(session, flush_context) -> None:
-    if session.info.get("careloop.public_bumped"):
-        return
-    try:
-        touched = _touches_public_pages(session)
-    except Exception:  # noqa: BLE001 - deciding must never break a write; bump to be safe
-        touched = True
-    if touched:
-        connection = session.connection()
-        connection.execute(bump_statement(connection.dialect.name))
-        session.info["careloop.public_bumped"] = True
+def shows_on_public_pages(event: Event) -> bool:
+    """Whether an event changes what the public pages show: a publish, an unpublish, the
+    branding, an account's new name, or anything that happens to a published problem. A move
+    names both problems (``before``/``after`` ``problem_id``): leaving a published problem counts."""
+    if event.verb in PUBLIC_VERBS:
+        return True
+    details = event.details or {}
+    if event.verb == USER_UPDATED:
+        return "name" in (details.get("after") or {})
+    problems = [event.problem] + [
+        db.session.get(Problem, side["problem_id"])
+        for side in (details.get("before"), details.get("after"))
+        if isinstance(side, dict) and isinstance(side.get("problem_id"), int)]
+    return any(problem is not None and problem.published_at is not None for problem in problems)
 
 
-def _transaction_over(session, *args) -> None:
-    session.info.pop("careloop.public_bumped", None)
+def bump_for(session, events: list[Event]) -> bool:
+    """Part of the events' fan-out, before commit: bump the version, in the same transaction,
+    when one of ``events`` changes the public pages. True when it did."""
+    if not any(shows_on_public_pages(event) for event in events):
+        return False
+    connection = session.connection()
+    connection.execute(bump_statement(connection.dialect.name))
+    return True
 
 
-def _committed(session) -> None:
-    if session.info.pop("careloop.public_bumped", None) and has_app_context():
-        current_app.extensions.pop("careloop.pagecache.version", None)  # this process sees it at once
-
-
-_LISTENERS = (("after_flush", _after_flush), ("after_commit", _committed), ("after_soft_rollback", _transaction_over))
-
-
-def listen_for_changes() -> None:
-    """On the app's session (never SQLAlchemy's global class, never at import): a transaction
-    that changes what public pages show bumps the version."""
-    for name, listener in _LISTENERS:
-        if not event.contains(db.session, name, listener):
-            event.listen(db.session, name, listener)
+def forget_seen_version() -> None:
+    """After the bump commits: this process reads the new version on its next request."""
+    if has_app_context():
+        current_app.extensions.pop("careloop.pagecache.version", None)
 
 
 # ---- serving -------------------------------------------------------------------------------
@@ -270,7 +252,6 @@ def _strip(body: str) -> str | None:
 
 def init_app(app: Flask) -> None:
     app.extensions["careloop.pagecache"] = RenderCache(app.config["CARELOOP_PAGE_CACHE_SIZE"])
-    listen_for_changes()
     if not app.config["CARELOOP_PAGE_CACHE_SIZE"]:
         return
 

@@ -110,15 +110,16 @@ class Generator:
                 channel = _weighted(rng, CHANNELS)
                 reporter = rng.randint(1, n_reporters)
                 people.add(reporter)
-                imported = channel in ("zendesk", "jira")
+                imported = channel in ("zendesk", "jira")  # an import: channel "import", the source its name
                 filed_by = rng.choice(staff) if channel == "staff" else None
                 self.reports.append(dict(
                     id=report_id, text=f"{problem['title']}: " + " ".join(rng.sample(WORDS, 12)),
-                    location=area, occurred_on=None, impact=None, channel=channel,
+                    location=area, occurred_on=None, impact=None, channel="import" if imported else channel,
                     source=channel if imported else None, external_id=str(report_id) if imported else None,
                     external_url=None, external_updated_at=None, removed_at=None, created_at=at,
                     problem_id=pid, reporter_id=reporter, filed_by_id=filed_by))
-                self.event("report_filed", at, pid, actor_id=filed_by, report_id=report_id, channel=channel)
+                self.event("report_filed", at, pid, actor_id=filed_by, report_id=report_id,
+                           **({"channel": "import", "source": channel} if imported else {"channel": channel}))
             self._workflow(problem, leaders, sorted(people))
 
     def _workflow(self, p: dict, leaders: list[int], people: list[int]) -> None:

@@ -6,8 +6,7 @@ from wtforms import IntegerField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
-from app.models import OPEN_STATUSES, STATUS_LABELS, Channel
-from app.queries.dashboard import CHANNEL_LABELS
+from app.models import OPEN_STATUSES, STATUS_LABELS
 
 
 def choices(*pairs: tuple[str, str]) -> list[SelectChoice]:
@@ -32,7 +31,8 @@ NATURAL_ORDER = {"people": "desc", "age": "desc", "idle": "desc", "due": "asc", 
 
 class BacklogForm(FlaskForm):
     """Read from ``request.args``; no CSRF token, because it changes nothing.
-    The owner and area choices are set by the view, from the database."""
+    The owner, area and channel choices are set by the view, from the database (and the
+    loaded ticket sources)."""
 
     class Meta:
         csrf = False
@@ -42,8 +42,7 @@ class BacklogForm(FlaskForm):
     area = SelectField(_l("Area"), default="")
     status = SelectField(_l("Status"), default="", choices=choices(
         ("", _l("Any open status")), *((s.value, STATUS_LABELS[s]) for s in OPEN_STATUSES)))
-    channel = SelectField(_l("Reported through"), default="", choices=choices(
-        ("", _l("Any channel")), *((c.value, CHANNEL_LABELS[c]) for c in Channel)))
+    channel = SelectField(_l("Reported through"), default="")
     due = SelectField(_l("Due date"), default="", choices=choices(
         ("", _l("Any")), ("overdue", _l("Overdue")), ("week", _l("Due in the next 7 days")), ("set", _l("Has a due date")),
         ("none", _l("No due date"))))

@@ -18,6 +18,7 @@ from app.dashboard.forms import NATURAL_ORDER, SORT_LABELS, BacklogForm
 from app.dashboard.queue import queue_for
 from app.extensions import db
 from app.grouping.panel import grouping_panel
+from app.labels import channel_label
 from app.models import User, utcnow
 from app.queries.dashboard import (
     FIGURES,
@@ -78,6 +79,8 @@ def _backlog_form() -> tuple[BacklogForm, BacklogFilter]:
         for o in choices["owners"]]
     form.area.choices = [SelectChoice("", _("Any area")), SelectChoice("none", _("No area"))] + [
         SelectChoice(a, a) for a in choices["areas"]]
+    form.channel.choices = [SelectChoice("", _("Any channel"))] + [
+        SelectChoice(o, channel_label(o)) for o in choices["origins"]]
     form.validate()
 
     def value(name: str):

@@ -294,7 +294,7 @@ def _create_report(source: str, ticket: Ticket, text: str) -> None:
         file_report(
             text=text,
             reporter=reporter,
-            channel=Channel(source) if source in set(Channel) else Channel.API,
+            channel=Channel.IMPORT,
             source=source,
             external_id=str(ticket.external_id),
             location=ticket.location,

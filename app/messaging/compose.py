@@ -42,22 +42,6 @@ from app.services.telling import desired, family, people_in, person_for
 from app.urls import external_url
 
 QUOTE_CHARS = 600
-# Lazy: each subject is translated when a message is rendered, in its recipient's language.
-SUBJECTS = {
-    MessageKind.OWNED: _l("%(owner)s now owns the problem you told us about"),
-    MessageKind.CHANGED: _l("We changed this: %(title)s"),
-    MessageKind.DECLINED: _l("Our answer about the problem you told us about"),
-    MessageKind.MOVED: _l("Your report has moved to problem #%(problem_id)s"),
-    MessageKind.STAFF_COPY: _l("%(reporter)s was told: %(what)s"),
-    MessageKind.OWNER_FLAG: _l("Still happening: %(title)s"),
-    MessageKind.WRITE_BACK: "%(title)s",
-    MessageKind.WORK_DONE: _l("The work is done: record the change for #%(problem_id)s"),
-    MessageKind.RECEIPT: _l("We have your report"),
-    MessageKind.LINK_AGAIN: _l("Your private link"),
-    MessageKind.OWNERSHIP: _l("About problem #%(problem_id)s: %(title)s"),
-    MessageKind.ANSWER: _l("A reply about the problem you told us about"),
-}
-RECEIPT_WITH_OWNER = _l("We have your report: %(owner)s owns this problem")
 # What a staff copy says the customer was told (in the subject and the body).
 STAFF_COPY_WHAT = {
     MessageKind.OWNED: _l("who owns it"),
@@ -72,6 +56,18 @@ class Rendered:
     subject: str
     text: str
     html: str | None
+
+
+def header_line(text: str) -> str:
+    """Text made safe for one mail header: every line break (CR, LF and the other separators
+    ``str.splitlines`` knows) becomes a space, so a name or title cannot start a header of its own."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def render_subject(kind: MessageKind | str, /, **context) -> str:
+    """A message's subject, from its template beside the body (templates/mail/<kind>.subject.txt),
+    translated like the body, on one line."""
+    return header_line(render_template(f"mail/{kind}.subject.txt", **context))
 
 
 def _links(reporter: Reporter) -> dict[str, str]:
@@ -90,7 +86,7 @@ def render_message(
     kind: MessageKind, problem: Problem, *, reporter: Reporter | None = None,
     reports: list[Report] = (), note: str | None = None, **extra,
 ) -> Rendered:
-    """Render one message from templates/mail/<kind>.txt and .html.
+    """Render one message from templates/mail/<kind>.subject.txt, .txt and .html.
 
     A message to a reporter is written in the language they filed in (``Reporter.locale``);
     messages to staff and leaders in the organisation's default language. Subject and
@@ -109,17 +105,7 @@ def _render_message(kind, problem, *, reporter, reports, note, **extra) -> Rende
     if reporter is not None:
         context.update(_links(reporter))
         context.setdefault("greeting", str(reporter.name_or_anonymous))
-    subject_template = SUBJECTS[kind]
-    if kind == MessageKind.RECEIPT and extra.get("receipt_owner") is not None:
-        subject_template = RECEIPT_WITH_OWNER
-    owner = extra.get("receipt_owner") or context["owner"]
-    subject = str(subject_template) % dict(
-        owner=owner.name if owner is not None else _("Someone"),
-        title=(problem.public_title or problem.title) if problem is not None else "",
-        problem_id=problem.id if problem is not None else "",
-        reporter=extra.get("customer_name", ""),
-        what=extra.get("what", ""),
-    )
+    subject = render_subject(kind, **context)
     text = render_template(f"mail/{kind}.txt", **context)
     html = None if kind == MessageKind.WRITE_BACK else render_template(f"mail/{kind}.html", **context)
     return Rendered(subject=subject, text=text, html=html)

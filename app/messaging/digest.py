@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import render_template
-from flask_babel import gettext as _
 
 from app.extensions import db
 from app.i18n import language
-from app.messaging.compose import Rendered
+from app.messaging.compose import Rendered, render_subject
 from app.models import Message, MessageKind, User, utcnow
 from app.queries import leaders
 from app.queries.dashboard import STALE_DAYS, DigestContent, digest_for
@@ -39,12 +38,6 @@ class DigestResult:
         return text + "."
 
 
-def digest_subject(content: DigestContent) -> str:
-    return _("Your week in Careloop: %(overdue)s overdue, %(stale)s stale, %(new)s new in your areas, "
-             "%(still)s still happening", overdue=len(content.overdue), stale=len(content.stale),
-             new=len(content.new_in_areas), still=len(content.recurrences))
-
-
 def render_digest(leader: User, content: DigestContent, now: datetime) -> Rendered:
     """A leader's digest, in the organisation's default language."""
     context = dict(
@@ -53,7 +46,7 @@ def render_digest(leader: User, content: DigestContent, now: datetime) -> Render
     )
     with language(None):
         return Rendered(
-            subject=digest_subject(content),
+            subject=render_subject(MessageKind.DIGEST, **context),
             text=render_template("mail/digest.txt", **context),
             html=render_template("mail/digest.html", **context),
         )

@@ -101,6 +101,7 @@ def deliver_due(limit: int = 100) -> DeliveryResult:
     if not claimed:
         return result
     emails = [m for m in claimed if m.kind != MessageKind.WRITE_BACK]
+    tokens = unsubscribe_tokens(emails)
     smtp = None
     try:
         if emails:
@@ -110,7 +111,7 @@ def deliver_due(limit: int = 100) -> DeliveryResult:
                 if message.kind == MessageKind.WRITE_BACK:
                     _write_back(message)
                 else:
-                    smtp = _send_email(smtp, message)
+                    smtp = _send_email(smtp, message, tokens)
             except PermanentFailure as error:
                 _fail(message, MessageStatus.BOUNCED if error.bounced else MessageStatus.FAILED, str(error))
                 result.failed += 1
@@ -231,9 +232,23 @@ def message_id(message: Message, domain: str) -> str:
     return f"<careloop-message-{message.id}.{message.problem_id or 0}@{domain}>"
 
 
-def build_email(message: Message) -> EmailMessage:
+def _to_a_person(message: Message) -> bool:
+    """Mail to someone who reported (not to staff): it carries their unsubscribe link."""
+    return message.reporter_id is not None and message.user_id is None
+
+
+def unsubscribe_tokens(messages: list[Message]) -> dict[str, str]:
+    """The private token of each person these messages go to, by address: one query per batch."""
+    addresses = {m.to_address for m in messages if _to_a_person(m)}
+    if not addresses:
+        return {}
+    return dict(db.session.execute(db.select(Person.email, Person.token).where(Person.email.in_(addresses))).all())
+
+
+def build_email(message: Message, tokens: dict[str, str] | None = None) -> EmailMessage:
     """The email for a message; raises ValueError when it cannot be built (the sender sets
-    it aside with the reason)."""
+    it aside with the reason). ``tokens``: people's tokens by address (``unsubscribe_tokens``),
+    looked up here when not given."""
     config = current_app.config
     email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = config["MAIL_FROM"]
@@ -244,10 +259,10 @@ def build_email(message: Message) -> EmailMessage:
     email["Message-ID"] = message_id(message, domain)
     if config["CARELOOP_REPLY_TO"]:
         email["Reply-To"] = config["CARELOOP_REPLY_TO"]
-    if message.reporter is not None and message.user_id is None:
-
-        person = db.session.scalar(db.select(Person).filter_by(email=message.to_address))
-        token = person.token if person is not None else message.reporter.token
+    if _to_a_person(message):
+        if tokens is None:
+            tokens = unsubscribe_tokens([message])
+        token = tokens.get(message.to_address) or message.reporter.token
         email["List-Unsubscribe"] = f"<{external_url('public.unsubscribe_page', token=token)}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text)
@@ -256,11 +271,11 @@ def build_email(message: Message) -> EmailMessage:
     return email
 
 
-def _send_email(smtp: smtplib.SMTP, message: Message) -> smtplib.SMTP:
+def _send_email(smtp: smtplib.SMTP, message: Message, tokens: dict[str, str] | None = None) -> smtplib.SMTP:
     if message.reporter is not None and message.user_id is None and message.reporter.unsubscribed_at:
         raise PermanentFailure("unsubscribed before it was sent")
     try:
-        email = build_email(message)
+        email = build_email(message, tokens)
     except (ValueError, TypeError, LookupError) as error:
         raise PermanentFailure(f"Could not be built: {error}") from error
     try:

@@ -8,17 +8,18 @@ restarts and is shared by every worker and machine on one database.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.base import utcnow
+from app.models.problems import Problem
 
-
-def _utcnow() -> datetime:
-    from app.models import utcnow
-
-    return utcnow()
+if TYPE_CHECKING:
+    from app.models.people import User
+    from app.models.reports import Report
 
 
 class SimilarityVector(db.Model):
@@ -52,7 +53,7 @@ class SimilarityChange(db.Model):
     report_id: Mapped[int | None]
     problem_id: Mapped[int | None]
     old_problem_id: Mapped[int | None]
-    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GroupingDecision(db.Model):
@@ -76,4 +77,37 @@ class GroupingDecision(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     score: Mapped[float | None]
     features: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=_utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class GroupingReview(db.Model):
+    """A question for a leader: is this new report a duplicate of that problem (``duplicate``),
+    or is that changed/declined problem still happening (``recurrence``)?"""
+
+    __tablename__ = "grouping_reviews"
+    __table_args__ = (Index("ix_grouping_reviews_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # duplicate | recurrence
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    candidate_problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | confirmed | rejected
+    # Other likely problems, best first, as [[problem_id, score], ...] (migration 0017).
+    alternatives: Mapped[list | None] = mapped_column(JSON)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Report] = relationship()
+    candidate: Mapped[Problem] = relationship()
+    decided_by: Mapped[User | None] = relationship()
+
+    def other_candidates(self) -> list[tuple[Problem, float]]:
+        """The question's other candidate problems (still there), best first, with scores."""
+        found = []
+        for problem_id, score in self.alternatives or ():
+            problem = db.session.get(Problem, int(problem_id))
+            if problem is not None and problem.merged_into_id is None and problem.id != self.candidate_problem_id:
+                found.append((problem, float(score)))
+        return found

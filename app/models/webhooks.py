@@ -10,16 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-
-
-def _utcnow() -> datetime:
-    from app.models import utcnow
-
-    return utcnow()
+from app.models.base import check_in, utcnow
 
 
 class WebhookFormat(StrEnum):
@@ -34,14 +29,9 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # gave up after CARELOOP_WEBHOOK_MAX_ATTEMPTS
 
 
-def _check_in(column: str, values: type[StrEnum]) -> CheckConstraint:
-    allowed = ", ".join(f"'{v.value}'" for v in values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
-
-
 class WebhookEndpoint(db.Model):
     __tablename__ = "webhook_endpoints"
-    __table_args__ = (_check_in("format", WebhookFormat),)
+    __table_args__ = (check_in("format", WebhookFormat),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -53,8 +43,8 @@ class WebhookEndpoint(db.Model):
     # Ticked by an admin (and audited): the address may be loopback or on a private network.
     allow_private: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     secret_rotated_at: Mapped[datetime | None]
 
     @property
@@ -68,7 +58,7 @@ class WebhookDelivery(db.Model):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        _check_in("status", DeliveryStatus),
+        check_in("status", DeliveryStatus),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
     )
@@ -81,7 +71,7 @@ class WebhookDelivery(db.Model):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claimed_until: Mapped[datetime | None]
     last_attempt_at: Mapped[datetime | None]
@@ -90,6 +80,6 @@ class WebhookDelivery(db.Model):
     duration_ms: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     endpoint: Mapped[WebhookEndpoint] = relationship()

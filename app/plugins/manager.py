@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from app.grouping import collect_backends
 from app.grouping.backend import BuiltinBackends
+from app.models.reports import Channel
 from app.plugin_api import TicketSource
 from app.plugins import hookspecs
 from config import ConfigurationError
@@ -18,6 +19,7 @@ from config import ConfigurationError
 log = logging.getLogger(__name__)
 GROUP = "careloop"
 EXTENSION = "careloop.plugins"
+CHANNELS = frozenset(c.value for c in Channel)
 
 
 class PluginError(ConfigurationError, RuntimeError):
@@ -70,6 +72,8 @@ def _collect_sources(pm: pluggy.PluginManager, app: Flask) -> dict[str, TicketSo
         for source in registered or ():
             if source.name in sources:
                 raise PluginError(f"Two plugins register a ticket source named {source.name!r}.")
+            if source.name in CHANNELS:  # an import's origin is its source's name: no channel's
+                raise PluginError(f"A ticket source cannot be named {source.name!r}: that is a channel's name.")
             sources[source.name] = source
     # A mistyped value stops start-up with a clear line (not a 500 on the first publish).
     wrong = [line for source in sources.values() for line in source.invalid_settings(source_settings(source, app))]

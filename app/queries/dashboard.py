@@ -31,7 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
 from app.i18n import current_language
-from app.labels import CHANNEL_LABELS
+from app.labels import channel_label
 from app.models import (
     CHANGE_RECORDED,
     CLOSING_KINDS,
@@ -49,6 +49,7 @@ from app.models import (
     STILL_HAPPENING,
     TOOK_OWNERSHIP,
     UNPUBLISHED,
+    Channel,
     Event,
     Message,
     MessageStatus,
@@ -193,8 +194,8 @@ def handoffs_of():
 
 
 def first_channel_of():
-    """The channel of a problem's first report."""
-    return (select(Report.channel).where(Report.problem_id == Problem.id)
+    """Where a problem's first report came from (its ``Report.origin``)."""
+    return (select(Report.origin).where(Report.problem_id == Problem.id)
             .order_by(Report.created_at, Report.id).limit(1).correlate(Problem).scalar_subquery())
 
 
@@ -520,22 +521,23 @@ def changes_per_month(now: datetime | None = None) -> Figure:
 
 
 def reports_per_channel() -> Figure:
-    """Reports by the channel they came in through, most first (all time)."""
+    """Reports by the channel they came in through (an import by its source), most first (all time)."""
+    origin = Report.origin.label("origin")
     rows = [(channel, n) for channel, n in db.session.execute(
-        select(Report.channel, func.count().label("n"))
-        .group_by(Report.channel).order_by(literal_column("n").desc(), Report.channel)
+        select(origin, func.count().label("n"))
+        .group_by(origin).order_by(literal_column("n").desc(), origin)
     )]
     total = sum(n for _, n in rows)
     if total:
         top, top_n = rows[0]
         takeaway = ngettext("%(total)s report in all; most came through %(channel)s (%(percent)d%%).",
                             "%(total)s reports in all; most came through %(channel)s (%(percent)d%%).",
-                            total, total=format_number(total), channel=CHANNEL_LABELS.get(top, top),
+                            total, total=format_number(total), channel=channel_label(top),
                             percent=round(100 * top_n / total))
     else:
         takeaway = _("No reports yet.")
     return Figure("channels", _("Reports per channel"), takeaway, [_("Channel"), _("Reports")],
-                  [(str(CHANNEL_LABELS.get(c, c)), n) for c, n in rows], extra={"total": total})
+                  [(str(channel_label(c)), n) for c, n in rows], extra={"total": total})
 
 FIGURES: dict[str, Callable[[], Figure]] = {
     "owners": open_per_owner,
@@ -608,7 +610,7 @@ def _backlog_conditions(f: BacklogFilter, now: datetime) -> list:
     if f.status:
         conditions.append(Problem.status == f.status)
     if f.channel:
-        conditions.append(select(Report.id).where(Report.problem_id == Problem.id, Report.channel == f.channel).exists())
+        conditions.append(select(Report.id).where(Report.problem_id == Problem.id, Report.origin == f.channel).exists())
     conditions += {
         "overdue": [Problem.due_on < today],
         "week": [Problem.due_on >= today, Problem.due_on <= today + timedelta(days=7)],
@@ -688,15 +690,16 @@ def backlog_rows(f: BacklogFilter, now: datetime | None = None) -> list:
 
 
 def channels_of(problem_ids) -> dict[int, list[tuple[str, int]]]:
-    """Per problem (a list of ids, or a select of them): its channels with their report
-    counts, in the order they were first used."""
+    """Per problem (a list of ids, or a select of them): its channels (``Report.origin``: an
+    import by its source) with their report counts, in the order they were first used."""
     if isinstance(problem_ids, list) and not problem_ids:
         return {}
     found: dict[int, list[tuple[str, int]]] = {}
+    origin = Report.origin.label("origin")
     for problem_id, channel, n, _first in db.session.execute(
-        select(Report.problem_id, Report.channel, func.count(Report.id), func.min(Report.created_at).label("first"))
+        select(Report.problem_id, origin, func.count(Report.id), func.min(Report.created_at).label("first"))
         .where(Report.problem_id.in_(problem_ids))
-        .group_by(Report.problem_id, Report.channel)
+        .group_by(Report.problem_id, origin)
         .order_by(Report.problem_id, literal_column("first"))
     ):
         found.setdefault(problem_id, []).append((channel, n))
@@ -704,8 +707,9 @@ def channels_of(problem_ids) -> dict[int, list[tuple[str, int]]]:
 
 
 def backlog_choices() -> dict[str, list]:
-    """The owners and areas a leader can filter by: those of open problems, plus every
-    active leader and configured area."""
+    """The owners, areas and channels a leader can filter by: the owners and areas of open
+    problems, plus every active leader and configured area; the channels, each loaded ticket
+    source, and each source imported from before."""
 
     areas = set(current_app.config["CARELOOP_AREAS"]) | {
         a for a in db.session.scalars(
@@ -718,7 +722,10 @@ def backlog_choices() -> dict[str, list]:
             User.id.in_(select(Problem.owner_id).where(Problem.is_open)),
         )).order_by(User.name)
     ).all()
-    return {"areas": sorted(areas, key=str.lower), "owners": owners}
+    sources = set(current_app.extensions.get("careloop.sources", {})) | set(db.session.scalars(
+        select(Report.source).distinct().where(Report.channel == Channel.IMPORT, Report.source.is_not(None))))
+    origins = [c.value for c in Channel if c != Channel.IMPORT] + sorted(sources)
+    return {"areas": sorted(areas, key=str.lower), "owners": owners, "origins": origins}
 
 
 # --- a leader's page ---------------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, render_template
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app.json_errors import wants_json
 from app.security.ratelimit import RateLimited
 
 
@@ -23,13 +24,6 @@ def wait_phrase(seconds: int) -> str:
 def too_many_message(retry_after: int) -> str:
     return _("Too many requests in a short time. To keep this service working for everyone, "
              "please try again in %(wait)s.", wait=wait_phrase(retry_after))
-
-
-def wants_json() -> bool:
-    if request.path.startswith("/api/") or request.is_json:
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
 def json_too_many(error: RateLimited):

@@ -9,20 +9,17 @@ from datetime import timedelta
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from app.auth.oidc import password_login_enabled, sso_enabled
 from app.events import record_event
 from app.extensions import db
 from app.i18n import language
-from app.messaging.compose import Rendered, add_message
+from app.messaging.compose import Rendered, add_message, render_subject
 from app.models import USER_INVITED, USER_UPDATED, Invitation, MessageKind, Role, User, utcnow
 from app.services.branding import org_name as branded_org_name
 from app.services.errors import PermissionDenied, ServiceError
 from app.services.users import MIN_PASSWORD, create_user
 from app.urls import external_url
-
-SUBJECT = _l("You are invited to %(org)s's Careloop")
 
 
 def _hash(token: str) -> str:
@@ -59,7 +56,7 @@ def send_invitation(user: User, actor: User) -> Invitation:
                        passwords=password_login_enabled(),
                        link=external_url("admin.invite.accept", token=token),
                        login_url=external_url("auth.login"))
-        rendered = Rendered(subject=str(SUBJECT) % {"org": context["org_name"]},
+        rendered = Rendered(subject=render_subject(MessageKind.INVITATION, **context),
                             text=render_template("mail/invitation.txt", **context),
                             html=render_template("mail/invitation.html", **context))
     add_message(MessageKind.INVITATION, None, event, rendered, to=user.email, user=user)

@@ -186,7 +186,7 @@ def file_report(
     staff_note = clean_text(staff_note, field="staff_note", label=_("Your note"), limit=limit)
     if occurred_on and occurred_on > utcnow().date():
         raise ServiceError(_("That date is in the future."), field="occurred_on")
-    if (source is None) != (external_id is None):
+    if (source is None) != (external_id is None) or (Channel(channel) == Channel.IMPORT and source is None):
         raise ServiceError(_("An imported report needs both a source and an external id."))
     # Messages to the reporter go out in the language of their latest report.
     reporter.locale = chosen_language(language)
@@ -225,7 +225,9 @@ def file_report(
         **(extra or {}),
     )
     db.session.add(report)
-    record_event(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel)
+    # An import's event names its source too, so the history can say "came in through Zendesk".
+    imported = {"source": report.source} if report.channel == Channel.IMPORT else {}
+    record_event(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel, **imported)
     db.session.flush()
     after_filing(report, placement)
     return report

@@ -371,7 +371,7 @@ def problem_payload(problem: Problem) -> dict[str, Any]:
 def _event_details(name: str, event: Event | None, problem: Problem | None) -> dict[str, Any]:
     details = (event.details or {}) if event is not None else {}
     if name == "report.filed" and event is not None and event.report is not None:
-        return {"report": {"id": event.report.id, "channel": event.report.channel,
+        return {"report": {"id": event.report.id, "channel": event.report.channel, "source": event.report.source,
                            "new_problem": _reports_before(event) == 0}}
     if name == "problem.owned":
         after = details.get("after") or {}

@@ -1,8 +1,10 @@
 """Error pages in the site's style, and the security headers on every response."""
 
+from datetime import datetime
+
 from app import create_app
 from app.extensions import db
-from app.models import Role
+from app.models import Role, clock_at
 
 
 def test_unknown_page_is_a_styled_404(client):
@@ -10,6 +12,29 @@ def test_unknown_page_is_a_styled_404(client):
     assert response.status_code == 404
     page = response.get_data(as_text=True)
     assert "We couldn" in page and "careloop.css" in page and "Go to the home page" in page
+
+
+def test_an_error_is_json_for_a_caller_that_asks_for_json_by_the_one_rule(app, app_ctx, client):
+    """The error pages, the API and the 429 decide alike (app.json_errors.wants_json)."""
+    fetch = {"Accept": "application/json, text/plain, */*"}
+    missing = client.get("/no-such-page", headers=fetch)
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+    assert client.get("/api/v1/no-such-thing").json["error"]["status"] == 404
+    assert "text/html" in client.get("/no-such-page", headers={"Accept": "*/*"}).content_type
+    limited = create_app({**app.config, "CARELOOP_RATELIMIT_FILING": "1/hour"})
+
+    @limited.route("/limited")
+    def limited_route():
+        from app.security.ratelimit import hit
+
+        hit("filing", "the one rule")
+        return "ok"
+
+    other = limited.test_client()
+    with clock_at(datetime(2026, 3, 2, 10, 30)):  # one window for every request
+        other.get("/limited")
+        assert other.get("/limited", headers=fetch).is_json
+        assert "text/html" in other.get("/limited", headers={"Accept": "*/*"}).content_type
 
 
 def test_server_error_is_a_styled_500_and_rolls_back(app, app_ctx):

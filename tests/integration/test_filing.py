@@ -411,12 +411,12 @@ def test_public_pages_never_show_report_text_or_reporters(client, make_report, m
 class TestExternalIds:
     def test_the_database_refuses_a_duplicate_source_and_external_id(self, app_ctx):
         reporter = services.new_reporter(name="Zen Desk")
-        services.file_report(text="From Zendesk.", reporter=reporter, channel=Channel.ZENDESK,
+        services.file_report(text="From Zendesk.", reporter=reporter, channel=Channel.IMPORT,
                              source="zendesk", external_id="4711")
         db.session.commit()
         problem = only(Problem)
         # bypass the service: the constraint itself must hold
-        db.session.add(Report(text="Same ticket again.", channel=Channel.ZENDESK, source="zendesk",
+        db.session.add(Report(text="Same ticket again.", channel=Channel.IMPORT, source="zendesk",
                               external_id="4711", reporter=reporter, problem=problem))
         with pytest.raises(IntegrityError):
             db.session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -68,3 +69,44 @@ def test_the_models_match_the_migrations(app_ctx):
         )
         differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def _channels() -> dict[str, tuple[str, str | None]]:
+    with db.engine.connect() as conn:
+        return {text: (channel, source) for text, channel, source in conn.execute(
+            sa.text("SELECT text, channel, source FROM reports"))}
+
+
+def test_0021_files_imports_under_one_neutral_channel_and_back(app_ctx):
+    """Zendesk's and Jira's reports, and a third importer's filed as "api", become "import" with
+    their source; an API token's own reports stay "api". The downgrade gives the old channels back."""
+    db.session.remove()
+    before = {"zendesk": ("zendesk", "zendesk"), "jira": ("jira", "jira"), "helpdesk": ("api", "helpdesk"),
+              "token": ("api", "api-token-3"), "api": ("api", None), "web": ("web", None)}
+    try:
+        downgrade(revision="0020")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO reporters (id, kind, contact_ok, token, created_at, locale) "
+                                 "VALUES (1, 'customer', false, 't', '2026-01-01', 'en')"))
+            for n, (text, (channel, source)) in enumerate(before.items(), start=1):
+                conn.execute(sa.text(
+                    "INSERT INTO reports (id, text, channel, source, external_id, reporter_id, created_at, locale) "
+                    "VALUES (:id, :text, :channel, :source, :external_id, 1, '2026-01-01', 'en')"),
+                    {"id": n, "text": text, "channel": channel, "source": source,
+                     "external_id": str(n) if source else None})
+        upgrade(revision="0021")
+        assert _channels() == {"zendesk": ("import", "zendesk"), "jira": ("import", "jira"),
+                               "helpdesk": ("import", "helpdesk"), "token": ("api", "api-token-3"),
+                               "api": ("api", None), "web": ("web", None)}
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # the new CHECK holds
+            conn.execute(sa.text("UPDATE reports SET channel = 'zendesk' WHERE text = 'zendesk'"))
+        downgrade(revision="0020")
+        assert _channels() == before
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # and so does the old one
+            conn.execute(sa.text("UPDATE reports SET channel = 'import' WHERE text = 'zendesk'"))
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM reports"))
+            conn.execute(sa.text("DELETE FROM reporters"))
+        upgrade()
+    assert _revision() == _head()

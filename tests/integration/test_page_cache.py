@@ -146,3 +146,29 @@ def test_signed_in_people_and_flash_messages_are_never_cached(client, auth, make
     flashed = client.get("/changes")
     assert "Thank you, Lee." in flashed.get_data(as_text=True) and "X-Careloop-Cache" not in flashed.headers
     assert "Thank you, Lee." not in client.get("/changes").get_data(as_text=True)
+
+
+def test_the_cache_follows_the_recorded_events(client, other_worker, published, make_report, app_ctx):
+    """A report joining or leaving a published problem changes its count of people; an event about
+    a problem nobody sees, or a commit that records no event, leaves every cached page in place."""
+    from app.pagecache import read_public_version
+
+    problem, leader = published
+    second = make_report(text="My refund took a month as well.", name="Ben", email="ben@example.net", problem=problem)
+    assert "2 people" in other_worker.get("/changes/%d" % problem.id).get_data(as_text=True)
+    version = read_public_version()
+
+    private = make_report(text="The lift at the back entrance is out of order.", name="Cy", email="cy@example.net")
+    services.add_comment(private.problem, leader, "Asked facilities.")
+    db.session.commit()
+    from app.security.ratelimit import hit
+
+    hit("filing", "a commit with no event")
+    assert read_public_version() == version
+    assert other_worker.get("/changes/%d" % problem.id).headers["X-Careloop-Cache"] == "hit"
+
+    services.move_report(second, leader, private.problem)
+    db.session.commit()
+    assert read_public_version()[0] == version[0] + 1
+    page = other_worker.get("/changes/%d" % problem.id)
+    assert page.headers["X-Careloop-Cache"] == "miss" and "2 people" not in page.get_data(as_text=True)

@@ -433,3 +433,23 @@ def test_one_fan_out_commits_without_events_do_no_work(app_ctx, make_user):
         pm.unregister(recorder)
     # Nothing is registered on SQLAlchemy's global classes at import: only per app.
     assert not sa_event.contains(Session, "before_commit", _before_commit)
+
+
+def test_a_batch_looks_up_its_peoples_unsubscribe_links_in_one_query(smtp, app_ctx):
+    people = {f"p{n}@example.net": f"Person {n}" for n in range(4)}
+    for address, name in people.items():
+        file(f"The lift on floor {name[-1]} is broken.", name, address)
+    tokens = dict(db.session.execute(db.select(Person.email, Person.token)).all())
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert deliver_due().sent == len(people)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if re.search(r"\bFROM people\b", s)]) == 1
+    for received in smtp.inbox.messages:  # and each person still gets their own link
+        assert received["List-Unsubscribe"] == f"<http://careloop.test/r/{tokens[received['To']]}/unsubscribe>"

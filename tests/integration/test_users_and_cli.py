@@ -438,7 +438,7 @@ class TestExport:
         customer = services.new_reporter(name="Zoë Ünicode", email="zoe@example.net", contact_ok=True)
         first = services.file_report(text="Refund late — “five weeks”.", reporter=customer,
                                      channel=Channel.STAFF, filed_by=staff)
-        services.file_report(text="Imported ticket.", reporter=services.new_reporter(), channel=Channel.ZENDESK,
+        services.file_report(text="Imported ticket.", reporter=services.new_reporter(), channel=Channel.IMPORT,
                              source="zendesk", external_id="4711", problem=first.problem)
         db.session.commit()
         lines = _lines(runner.invoke(args=["export", "reports"]))
@@ -457,7 +457,7 @@ class TestExport:
         assert one["filed_by"]["email"] == "frankie@example.org"
         assert one["source"] is None and one["external_id"] is None
         assert date.fromisoformat(one["created_at"][:10])
-        assert (two["source"], two["external_id"], two["channel"]) == ("zendesk", "4711", "zendesk")
+        assert (two["source"], two["external_id"], two["channel"]) == ("zendesk", "4711", "import")
         assert two["filed_by"] is None and two["reporter"]["name"] is None
 
     def test_export_problems(self, runner, make_user, make_report):

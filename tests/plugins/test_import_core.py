@@ -80,7 +80,7 @@ def test_import_creates_one_report_per_ticket_with_its_person(remote):
     stored = reports()
     assert [r.external_id for r in stored] == ["1", "2", "3", "4", "5"]
     assert stored[0].reporter.display_name == "Person 1" and stored[0].reporter.email == "p1@example.net"
-    assert stored[0].source == "fake" and stored[0].channel == "api"
+    assert stored[0].source == "fake" and stored[0].channel == "import"  # a third importer is no "API"
     assert db.session.get(SourceState, "fake").cursor == "3"
 
 

@@ -406,7 +406,7 @@ def test_import_through_the_core_creates_one_report_per_issue(fake, configure):
     assert list(reports) == ["SUP-1", "SUP-2", "SUP-3", "SUP-4", "SUP-10"]
     report = reports["SUP-1"]
     assert report.text.startswith("Card reader rejects contactless payments\n\nThe card reader at desk 2")
-    assert report.channel == "jira" and report.external_url == f"{fake.base_url}/browse/SUP-1"
+    assert (report.channel, report.source) == ("import", "jira") and report.external_url == f"{fake.base_url}/browse/SUP-1"
     assert (report.reporter.display_name, report.reporter.email) == ("Maria Lopez", "maria@example.net")
     assert report.created_at == datetime(2026, 1, 5, 8, 0)
     assert reports["SUP-3"].text == "Hold music loops the same 10 seconds"  # no description: the summary

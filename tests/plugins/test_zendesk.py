@@ -241,7 +241,7 @@ def test_import_follows_the_pages_to_the_end(zd):
     assert card.external_url == f"{ticket_settings()['CARELOOP_ZENDESK_URL']}/agent/tickets/101"
     assert card.created_at == datetime(2024, 3, 1, 9, 15) and card.created_at.tzinfo is None
     assert card.external_updated_at == datetime(2024, 3, 1, 9, 20)
-    assert all(r.source == "zendesk" and r.channel == "zendesk" for r in stored)
+    assert all(r.source == "zendesk" and r.channel == "import" for r in stored)
 
     first, second = zd.exports()
     assert first["args"] == {"start_time": str(START_EPOCH), "include": "users"}

@@ -56,4 +56,15 @@ def test_every_hook_has_a_heading_with_its_signature(name):
 
 @pytest.mark.parametrize("name", SOURCE_CALLABLES)
 def test_every_ticket_source_callable_is_documented(name):
-    assert re.search(rf"(?m)^\| `{name}` \|", PLUGINS_DOC), f"add `{name}` to the TicketSource table in docs/plugins.md"
+    """To the hook standard: a heading that is its signature, then what it is for, when it is
+    called, what to return or raise, and a reference implementation."""
+    found = re.search(rf"(?ms)^### `TicketSource\.{name}\(settings\b.*?\n(.*?)(?=^#)", PLUGINS_DOC)
+    assert found, f"add a '### `TicketSource.{name}(settings, …)`' heading to docs/plugins.md"
+    text = " ".join(found.group(1).split())
+    assert len(text) > 150 and "Reference:" in text, f"document TicketSource.{name} fully, with a reference"
+
+
+@pytest.mark.parametrize("name", SOURCE_CALLABLES)
+def test_every_ticket_source_callable_is_tested(name):
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests" / "plugins").rglob("test_*.py"))
+    assert f"def test_source_{name}(" in sources, f"write test_source_{name} in tests/plugins/test_source_callables.py"
