@@ -505,6 +505,37 @@ def test_the_leader_and_admin_headers_fit_one_row_at_1280_px(app, new_context, l
         context.close()
 
 
+def test_german_pages_fit_a_phone(app, new_context, live_server_url, create_user):
+    """Long German words (status names, table headings) wrap or scroll inside their frame; the
+    page itself never scrolls sideways, and a problem's actions still come before its reports."""
+    staff = create_user(Role.STAFF, name="Frankie Hall")
+    leader = create_user(Role.LEADER, name="Dana Okafor")
+    _file(app, "The lift is out of order again.", name="Lee Grant", email=None, filed_by=staff)
+    problem_id, _ = _file(app, "The rota app logs me out every shift.", name="Hannah Webb", email="hannah@example.net")
+    _file(app, "Signed out at every shift start.", name="Omar Farouk", email="omar@example.net", problem_id=problem_id)
+    with app.app_context():
+        owner = _user(leader.email)
+        problem = db.session.get(Problem, problem_id)
+        services.assign_owner(problem, owner, owner)
+        services.record_change(problem, owner, since=utcnow().date() - timedelta(days=2),
+                               what="Staff now stay signed in for 30 days on their own device.")
+        services.publish(problem, owner, public_title="Fewer sign-ins", public_summary="Staff stay signed in.")
+        db.session.commit()
+    for person, path, name in ((staff, "/staff/reports", "German My reports"),
+                               (leader, f"/problems/{problem_id}", "German problem page")):
+        page = new_context(bypass_csp=True, **DEVICES["phone"]).new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, person)
+        page.context.add_cookies([{"name": "careloop_lang", "value": "de", "url": live_server_url}])
+        page.goto(path)
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        fits_the_screen(page, name)
+        axe_clean(page, name)
+    actions = page.locator(".problem-actions").bounding_box()
+    reports = page.locator("#reports-h").bounding_box()
+    assert actions["y"] < reports["y"], "on a phone, what happens next comes before the reports"
+
+
 # --- 8. Everywhere: favicon, description, right to left -----------------------------------------
 
 
