@@ -28,6 +28,11 @@ def journey_context(problem: Problem, forms: dict) -> dict:
     }
     find = FindProblemForm(request.args, meta={"csrf": False})
     words = (find.q.data or "").strip()
+    move_find = FindProblemForm(request.args, meta={"csrf": False}, prefix="move")
+    move_words = (move_find.q.data or "").strip()
+    move_report_id = request.args.get("move-report", type=int)
+    if move_report_id not in {r.id for r in problem.reports}:
+        move_report_id, move_words = None, ""
     return dict(
         stuck=ownership.why_stuck(problem),
         requests=requests,
@@ -37,6 +42,10 @@ def journey_context(problem: Problem, forms: dict) -> dict:
         failed_answer_report_id=forms.get("answer_report_id"),
         find=find,
         found=find_problems(words, exclude_id=problem.id) if words else None,
+        # The same search in one report's "Move" box: its results are listed in that box.
+        move_find=move_find,
+        move_search_report_id=move_report_id,
+        move_found=find_problems(move_words, exclude_id=problem.id) if move_words else None,
     )
 
 

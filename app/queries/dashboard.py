@@ -24,7 +24,21 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import Float, String, and_, case, distinct, func, literal_column, or_, select, tuple_, union_all
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -55,6 +69,7 @@ from app.models import (
     MessageStatus,
     Problem,
     Report,
+    Reporter,
     Status,
     User,
     utcnow,
@@ -417,9 +432,17 @@ WAITING_GROUPS = (
 )
 
 
+def person_key():
+    """The person behind a reporter row, as telling counts them (``app.services.telling.person_key``):
+    an address we may write to is one person however often they filed; anyone else is their row."""
+    emailable = Reporter.email.is_not(None) & Reporter.contact_ok.is_(True) & Reporter.unsubscribed_at.is_(None)
+    return case((emailable, Reporter.email), else_=literal("reporter:", String) + cast(Reporter.id, String))
+
+
 def people_waiting() -> Figure:
     """People waiting to hear back, by why; a person may wait for more than one reason, and
-    the total counts each person once. Everyone who reported counts, as in "people affected".
+    the total counts each person once (one address filed twice is one person, as telling counts).
+    Everyone who reported counts, as in "people affected".
 
     One statement, one pass: every (person, reason) pair (the reports of open and of
     changed-but-unpublished problems; notices waiting to go out; latest notices that failed
@@ -450,7 +473,8 @@ def people_waiting() -> Figure:
     ).subquery()
     keys = ("open", "unpublished", "pending", "failed")
     per_person = (
-        select(*[func.max(pairs.c[k]).label(k) for k in keys]).group_by(pairs.c.reporter_id).subquery()
+        select(*[func.max(pairs.c[k]).label(k) for k in keys])
+        .select_from(pairs.join(Reporter, Reporter.id == pairs.c.reporter_id)).group_by(person_key()).subquery()
     )
     by_open, by_unpublished, by_pending, by_failed, total = db.session.execute(
         select(*[func.coalesce(func.sum(per_person.c[k]), 0) for k in keys], func.count())

@@ -281,6 +281,77 @@ def test_a_leader_finds_the_problem_to_merge_into_by_words(app, open_page, creat
     axe_clean(page, "decline preview")
 
 
+def test_a_leader_moves_one_report_to_a_problem_found_by_words_or_number(app, open_page, screen, create_user):
+    leader = create_user(Role.LEADER, name="Dana Okafor")
+    keep, _ = _file(app, "My parcel was left in the rain outside the door.", name="Alan Price")
+    mixed, stays = _file(app, "The card machine at the branch rejects contactless.", name="Bea Stone",
+                         email="bea@example.net")
+    _, strays = _file(app, "Courier dumped the box on the doorstep while it poured.", name="Cal Reyes",
+                      email="cal@example.net", problem_id=mixed)
+    with app.app_context():
+        db.session.get(Problem, keep).title = "Parcels left outside in the rain"
+        db.session.get(Problem, mixed).title = "Card machines reject contactless"
+        db.session.commit()
+    page = open_page()
+    sign_in(page, leader)
+    page.goto(f"/problems/{mixed}")
+    box = page.locator(f"#report-{strays}-move")
+    box.get_by_text("Not the same problem? Move this report").click()
+    # Words that match nothing say so, in the box, with the words kept.
+    box.get_by_label("Find the problem to move it to, by words or number").fill("umbrella")
+    box.get_by_role("button", name="Find", exact=True).click()
+    box = page.locator(f"#report-{strays}-move")
+    expect(box).to_have_attribute("open", "")
+    expect(box.get_by_role("status")).to_have_text("No problem matches “umbrella”.")
+    expect(box.get_by_label("Find the problem to move it to, by words or number")).to_have_value("umbrella")
+    # Words find it in place, in this report's box (the other report's box stays closed).
+    box.get_by_label("Find the problem to move it to, by words or number").fill("parcel rain")
+    box.get_by_role("button", name="Find", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"move-report={strays}.*#report-{strays}-move$"))
+    found = page.get_by_role("list", name=f"Problems to move report #{strays} to")
+    expect(found).to_contain_text("Parcels left outside in the rain")
+    expect(found).not_to_contain_text("Card machines")  # never the problem it is on
+    expect(page.locator(f"#report-{stays}-move")).not_to_have_attribute("open", "")
+    fits_the_screen(page, "problem page with a report's Move box searched")
+    axe_clean(page, "problem page with problems to move a report to")
+    shot(page, f"journeys-move-found-{screen}")
+    # A number finds it too.
+    box = page.locator(f"#report-{strays}-move")
+    box.get_by_label("Find the problem to move it to, by words or number").fill(f"#{keep}")
+    box.get_by_role("button", name="Find", exact=True).click()
+    found = page.get_by_role("list", name=f"Problems to move report #{strays} to")
+    expect(found.get_by_role("listitem")).to_have_count(1)
+    found.get_by_role("button", name=f"Move this report to #{keep}").click()
+    expect(page).to_have_url(re.compile(rf"/problems/{keep}$"))
+    expect(page.get_by_text(f"Report moved to problem #{keep}.")).to_be_visible()
+    expect(page.locator(f"#report-{strays}").get_by_text("Courier dumped the box")).to_be_visible()
+    expect(page.locator(".timeline")).to_contain_text(f"Dana Okafor moved report #{strays} from problem #{mixed} to #{keep}")
+    axe_clean(page, "problem after moving a report to it")
+    with app.app_context():
+        assert db.session.get(Report, strays).problem_id == keep
+        assert db.session.get(Report, stays).problem_id == mixed
+
+
+def test_moving_a_report_by_words_works_without_javascript(app, open_page, create_user):
+    leader = create_user(Role.LEADER, name="Dana Okafor")
+    keep, _ = _file(app, "My parcel was left in the rain outside the door.", name="Alan Price")
+    mixed, _ = _file(app, "The card machine at the branch rejects contactless.", name="Bea Stone",
+                     email="bea@example.net")
+    _, strays = _file(app, "Courier dumped the box on the doorstep while it poured.", name="Cal Reyes",
+                      email="cal@example.net", problem_id=mixed)
+    page = open_page(java_script_enabled=False)
+    sign_in(page, leader)
+    page.goto(f"/problems/{mixed}")
+    box = page.locator(f"#report-{strays}-move")
+    box.get_by_text("Not the same problem? Move this report").click()
+    box.get_by_label("Find the problem to move it to, by words or number").fill("rain door")
+    box.get_by_role("button", name="Find", exact=True).click()
+    page.get_by_role("list", name=f"Problems to move report #{strays} to").get_by_role(
+        "button", name=f"Move this report to #{keep}").click()
+    expect(page).to_have_url(re.compile(rf"/problems/{keep}$"))
+    expect(page.locator(f"#report-{strays}")).to_be_visible()
+
+
 # --- 5 and 6. Publishing; the owner's note on the private page; writing to one person ----------
 
 
@@ -400,6 +471,69 @@ def test_an_admin_invites_a_colleague_who_sets_a_password_once(app, open_page, s
     response = omar.goto(link)
     assert response.status == 410
     expect(omar.get_by_role("alert")).to_contain_text("already been used")
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ar"])
+def test_the_leader_and_admin_headers_fit_one_row_at_1280_px(app, new_context, live_server_url, create_user, language):
+    """Every shipped language (the test checks the list is complete), for a leader and an admin."""
+    with app.app_context():
+        assert set(app.config["CARELOOP_LANGUAGES"]) == {"en", "de", "ar"}
+    for person in (create_user(Role.LEADER, name="Dana Okafor"), create_user(Role.ADMIN, name="Ada Mensah")):
+        context = new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, person)
+        context.add_cookies([{"name": "careloop_lang", "value": language, "url": live_server_url}])
+        page.goto("/problems")
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        row = page.evaluate("""() => {
+            const items = [...document.querySelectorAll('.site-header nav > .nav > li')].map(li => li.getBoundingClientRect());
+            const brand = document.querySelector('.site-header .brand').getBoundingClientRect();
+            return {tops: items.map(r => Math.round(r.top)), bottoms: items.map(r => Math.round(r.bottom)),
+                    brand: [brand.top, brand.bottom], header: document.querySelector('.site-header').getBoundingClientRect().height};
+        }""")
+        # Every link on one line, beside the brand (not under it), in a header of one row.
+        assert max(row["tops"]) - min(row["tops"]) <= 2, (language, person.name, row)
+        assert min(row["tops"]) < row["brand"][1] and max(row["bottoms"]) > row["brand"][0], (language, person.name, row)
+        assert row["header"] < 100, (language, person.name, row)
+        fits_the_screen(page, f"{language} header at 1280 px")
+        if language != "en":
+            shot(page, f"journeys-header-1280-{language}-{'admin' if 'Ada' in person.name else 'leader'}")
+        # What left the row is still one click away, under the person's name.
+        page.locator(".account-menu summary").click()
+        expect(page.locator(".account-menu a[href='/changes']")).to_be_visible()
+        context.close()
+
+
+def test_german_pages_fit_a_phone(app, new_context, live_server_url, create_user):
+    """Long German words (status names, table headings) wrap or scroll inside their frame; the
+    page itself never scrolls sideways, and a problem's actions still come before its reports."""
+    staff = create_user(Role.STAFF, name="Frankie Hall")
+    leader = create_user(Role.LEADER, name="Dana Okafor")
+    _file(app, "The lift is out of order again.", name="Lee Grant", email=None, filed_by=staff)
+    problem_id, _ = _file(app, "The rota app logs me out every shift.", name="Hannah Webb", email="hannah@example.net")
+    _file(app, "Signed out at every shift start.", name="Omar Farouk", email="omar@example.net", problem_id=problem_id)
+    with app.app_context():
+        owner = _user(leader.email)
+        problem = db.session.get(Problem, problem_id)
+        services.assign_owner(problem, owner, owner)
+        services.record_change(problem, owner, since=utcnow().date() - timedelta(days=2),
+                               what="Staff now stay signed in for 30 days on their own device.")
+        services.publish(problem, owner, public_title="Fewer sign-ins", public_summary="Staff stay signed in.")
+        db.session.commit()
+    for person, path, name in ((staff, "/staff/reports", "German My reports"),
+                               (leader, f"/problems/{problem_id}", "German problem page")):
+        page = new_context(bypass_csp=True, **DEVICES["phone"]).new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, person)
+        page.context.add_cookies([{"name": "careloop_lang", "value": "de", "url": live_server_url}])
+        page.goto(path)
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        fits_the_screen(page, name)
+        axe_clean(page, name)
+    actions = page.locator(".problem-actions").bounding_box()
+    reports = page.locator("#reports-h").bounding_box()
+    assert actions["y"] < reports["y"], "on a phone, what happens next comes before the reports"
 
 
 # --- 8. Everywhere: favicon, description, right to left -----------------------------------------

@@ -86,6 +86,7 @@ def test_leader_owns_records_a_change_and_publishes_it(page, create_user, file_r
     shot(page, "desktop-leader-published")
 
     # It is on the public page, for everyone.
+    page.locator(".account-menu summary").click()  # signed in, the public pages are under the person's name
     page.get_by_role("navigation", name="Main").get_by_role("link", name="We changed this").click()
     expect(page).to_have_url(re.compile(r"/changes$"))
     card = page.locator("article.change").filter(has_text=PUBLIC_TITLE)

@@ -228,6 +228,17 @@ def test_people_waiting_to_hear_back(world):
     assert f.takeaway == "9 people are waiting to hear back; 2 of them could not be reached (failed or bounced)."
 
 
+def test_a_person_who_filed_twice_waits_once(world):
+    # Ben files again from the public form (a new reporter row, the same address), on an open
+    # problem; Jo, who left no address, files again too and cannot be recognised as the same person.
+    _report("Still no reset email a week later.", "Ben Carter", "BEN@example.net", 1)
+    _report("Reset email still missing.", "Jo Adams", None, 1)
+    db.session.commit()
+    f = q.people_waiting()
+    assert dict(f.rows)["Problem still open"] == 7  # Ben once, Jo's two rows twice
+    assert f.extra["total"] == 10
+
+
 def test_a_failed_notice_stops_counting_once_a_later_one_is_sent(world):
     db.session.execute(db.update(Message).where(Message.to_address == "ivy@example.net",
                                                  Message.kind == MessageKind.DECLINED)
