@@ -41,8 +41,8 @@ from app.models import (
 from app.plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
 from app.services.errors import ServiceError
+from app.services.filing import Imported, Person, Submission, submit_report
 from app.services.import_lock import RunLock, is_running
-from app.services.reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
 REMOVED_TEXT = ""
@@ -280,30 +280,22 @@ def ticket_text(ticket: Ticket) -> str:
 
 
 def _create_report(source: str, ticket: Ticket, text: str) -> None:
-    reporter = new_reporter(
-        name=ticket.requester_name,
-        email=ticket.requester_email,
-        contact_ok=bool(ticket.requester_email) and current_app.config["CARELOOP_IMPORT_CONTACT_OK"],
-    )
-    imported = {"external_url": ticket.url, "external_updated_at": ticket.updated_at,
-                "merged_into": ticket.merged_into, "linked_to": ticket.linked_to,
-                "linked_url": ticket.linked_url}
-    if ticket.created_at:
-        imported["created_at"] = ticket.created_at
-    try:
-        file_report(
+    """File the ticket through the one filing service (``submit_report``), as an import."""
+    submit_report(
+        Submission(
             text=text,
-            reporter=reporter,
-            channel=Channel(source) if source in set(Channel) else Channel.API,
-            source=source,
-            external_id=str(ticket.external_id),
             location=ticket.location,
-            problem=_merged_target_problem(source, ticket),
-            extra=imported,
-        )
-    except ServiceError:
-        db.session.expunge(reporter)  # a refused ticket leaves nothing behind
-        raise
+            person=Person(name=ticket.requester_name, email=ticket.requester_email,
+                          contact_ok=bool(ticket.requester_email)
+                          and current_app.config["CARELOOP_IMPORT_CONTACT_OK"]),
+            imported=Imported(
+                source=source, external_id=str(ticket.external_id), created_at=ticket.created_at,
+                updated_at=ticket.updated_at, url=ticket.url, merged_into=ticket.merged_into,
+                linked_to=ticket.linked_to, linked_url=ticket.linked_url,
+                problem=_merged_target_problem(source, ticket)),
+        ),
+        channel=Channel(source) if source in set(Channel) else Channel.API,
+    )
 
 
 def _merged_target_problem(source: str, ticket: Ticket):
