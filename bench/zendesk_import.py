@@ -12,6 +12,13 @@ throwaway database), or a throwaway SQLite file. Grouping uses the configured ba
 
     .venv/bin/python bench/zendesk_import.py --database-url postgresql+psycopg://postgres@127.0.0.1:5443/bench
     .venv/bin/python bench/zendesk_import.py --tickets 5000  # a quick check on SQLite
+    .venv/bin/python bench/zendesk_import.py --tickets 5000 --baseline ...  # and last round's loop first
+
+With --baseline the same tickets are first imported the way the previous version did
+(one transaction per ticket: each ticket looked up, its person made in a savepoint, the
+similarity copy refreshed from the database before each placement), into a freshly
+emptied database, then by ``import_from_source`` (one transaction per page), so both
+rates come from the same run on the same machine.
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only.
 """
@@ -119,6 +126,21 @@ class FakeExport:
         return Handler
 
 
+def ticket_by_ticket(source, settings) -> int:
+    """The previous version's loop: a transaction per ticket, every lookup per ticket."""
+    from app.extensions import db
+    from app.grouping import similarity_index
+    from app.imports.importer import ImportResult, store_ticket, ticket_text
+
+    result = ImportResult(source="zendesk")
+    for page in source.fetch(settings, None):
+        similarity_index().prime([ticket_text(t) for t in page.tickets])
+        for ticket in page.tickets:
+            store_ticket("zendesk", ticket, result, created_here=set())
+            db.session.commit()
+    return result.created
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -126,6 +148,8 @@ def main() -> int:
     parser.add_argument("--per-minute", type=int, default=10, help="Zendesk's export limit (pages a minute)")
     parser.add_argument("--database-url", default=None,
                         help="a throwaway PostgreSQL database (emptied first); default: a temporary SQLite file")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first import ticket by ticket, as the previous version did, for a ratio in one run")
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -133,6 +157,7 @@ def main() -> int:
 
     from app import create_app
     from app.extensions import db
+    from app.grouping import similarity_index
     from app.imports.importer import import_from_source
     from app.models import Problem, Report
     from app.plugins.manager import source_settings, ticket_sources
@@ -156,10 +181,16 @@ def main() -> int:
             "CARELOOP_ZENDESK_REQUESTS_PER_MINUTE": "0",
         })
         with app.app_context():
-            meta = sa.MetaData()
-            meta.reflect(bind=db.engine)
-            meta.drop_all(bind=db.engine)
-            upgrade()
+
+            def empty_database():
+                db.session.remove()
+                meta = sa.MetaData()
+                meta.reflect(bind=db.engine)
+                meta.drop_all(bind=db.engine)
+                upgrade()
+                similarity_index().forget()
+
+            empty_database()
             backend = app.config.get("CARELOOP_GROUPING_BACKEND", "minilm")
 
             # Baseline in the same run: the plugin alone (HTTP + JSON + mapping, no database).
@@ -169,8 +200,15 @@ def main() -> int:
             fetched = sum(len(page.tickets) for page in source.fetch(settings, None))
             fetch_seconds = time.perf_counter() - started
 
-            # Through the whole core: each ticket placed by the grouping engine and committed,
-            # each page's cursor committed after it.
+            baseline = None
+            if args.baseline:
+                started = time.perf_counter()
+                created = ticket_by_ticket(source, settings)
+                baseline = (created, time.perf_counter() - started)
+                empty_database()
+
+            # Through the whole core: each ticket placed by the grouping engine as if filed
+            # alone after the ones before it, each page committed with its cursor.
             started = time.perf_counter()
             result = import_from_source("zendesk")
             import_seconds = time.perf_counter() - started
@@ -191,6 +229,12 @@ def main() -> int:
     print(f"through the core with grouping: {result.created:,} created, {result.errors} errors, {stored:,} reports "
           f"in {problems:,} problems, {import_seconds:.1f} s = {rate:,.1f} tickets/s = "
           f"{rate / ceiling:.2f} x Zendesk's ceiling")
+    if baseline is not None:
+        created, seconds = baseline
+        before = created / seconds if seconds else 0.0
+        print(f"previous version's loop (a transaction per ticket): {created:,} created in {seconds:.1f} s = "
+              f"{before:,.1f} tickets/s = {before / ceiling:.2f} x Zendesk's ceiling; "
+              f"now {rate / before:.2f} x as fast" if before else "")
     if not result.ok:
         print(f"import error: {result.error_message}")
         return 1

@@ -24,7 +24,8 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,14 @@ class SimilarityIndex:
 
     def prime(self, texts: Sequence[str]) -> None:
         """Optional: prepare for texts about to be filed together (default: nothing)."""
+
+    batches = False  # whether ``batch`` lets uncommitted filings see each other
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Optional: many filings in one transaction (see DatabaseIndex.batch). Without
+        ``batches``, callers commit each filing before placing the next."""
+        yield
 
     def remove_report(self, report_id: int) -> None:
         raise NotImplementedError
@@ -121,12 +130,15 @@ def _upsert_vector(dialect: str):
 class DatabaseIndex(SimilarityIndex):
     """The built-in index: state in the database, a copy per process for searching."""
 
+    batches = True
+
     def __init__(self, app: Flask, backend: SimilarityBackend):
         self.app = app
         self.backend = backend
         self.dim = backend.dim
         self.words = (backend.dim + 63) // 64
         self._lock = threading.RLock()
+        self._batch = threading.local()  # this thread's batch (see ``batch``)
         self._encoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._reset()
@@ -247,8 +259,35 @@ class DatabaseIndex(SimilarityIndex):
         self._last = last
         self._loaded = True
 
+    # -- many filings in one transaction (an import page) ----------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many filings in one transaction of this thread (an import's page), each placed as
+        if filed alone after the ones before it, before any of them is committed.
+
+        Inside, this thread's writes (``index_report``, ``move_report``, ``remove_report``)
+        also go straight into the process's copy, so the next search sees them; the copy is
+        brought up to date with other work once, on entry, not before every search. Commit
+        inside the block. If the block raises (the transaction is rolled back), the copy is
+        dropped and read again on next use, so nothing uncommitted stays in it."""
+        self.refresh()
+        self._batch.on = True
+        try:
+            yield
+        except BaseException:
+            self.forget()
+            raise
+        finally:
+            self._batch.on = False
+
+    def _batching(self) -> bool:
+        return getattr(self._batch, "on", False)
+
     def refresh(self) -> None:
         """Bring this process's copy up to date with what is committed in the database."""
+        if self._batching():
+            return  # brought up to date when the batch began; its own writes are in the copy
         with self._lock, db.engine.connect() as conn:
             if not self._loaded:
                 self._load(conn)
@@ -358,16 +397,27 @@ class DatabaseIndex(SimilarityIndex):
             {"kind": "index", "report_id": report_id, "problem_id": problem_id}
             for report_id, problem_id, _, _ in items
         ])
+        if self._batching():
+            with self._lock:
+                self._put([r["report_id"] for r in rows], [r["problem_id"] for r in rows],
+                          [r["vector"] for r in rows], [r["marks"] for r in rows])
 
     def remove_report(self, report_id: int) -> None:
         db.session.execute(delete(SimilarityVector).where(SimilarityVector.report_id == report_id))
         db.session.execute(insert(SimilarityChange).values(kind="remove", report_id=report_id))
+        if self._batching():
+            with self._lock:
+                self._drop(report_id)
 
     def move_report(self, report_id: int, new_problem_id: int) -> None:
         db.session.execute(update(SimilarityVector).where(SimilarityVector.report_id == report_id)
                            .values(problem_id=new_problem_id))
         db.session.execute(insert(SimilarityChange).values(kind="move", report_id=report_id,
                                                            problem_id=new_problem_id))
+        if self._batching():
+            with self._lock:
+                if report_id < len(self._row_of) and self._row_of[report_id] >= 0:
+                    self._problem[self._row_of[report_id]] = new_problem_id
 
     def move_problem(self, old_problem_id: int, new_problem_id: int) -> None:
         db.session.execute(update(SimilarityVector).where(SimilarityVector.problem_id == old_problem_id)
