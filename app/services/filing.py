@@ -200,7 +200,10 @@ def _file_imported(submission: Submission, channel: Channel) -> Report:
     """An imported ticket: a new reporter and the report, nothing of a form's steps."""
     imported = submission.imported
     person = submission.person or Person()
-    reporter = new_reporter(name=person.name, email=person.email, contact_ok=person.contact_ok)
+    # No flush for the person lookup: the last ticket's pending rows go with this one's
+    # (an import page files many in one transaction; its people are made per page).
+    with db.session.no_autoflush:
+        reporter = new_reporter(name=person.name, email=person.email, contact_ok=person.contact_ok)
     extra = {"external_url": imported.url, "external_updated_at": imported.updated_at,
              "merged_into": imported.merged_into, "linked_to": imported.linked_to,
              "linked_url": imported.linked_url}
