@@ -12,6 +12,15 @@ throwaway database), or a throwaway SQLite file. Grouping uses the configured ba
 
     .venv/bin/python bench/zendesk_import.py --database-url postgresql+psycopg://postgres@127.0.0.1:5443/bench
     .venv/bin/python bench/zendesk_import.py --tickets 5000  # a quick check on SQLite
+    .venv/bin/python bench/zendesk_import.py --tickets 5000 --baseline ...  # and last round's loop first
+
+With --baseline (and --baseline-database-url, a second throwaway database, for
+PostgreSQL) the same tickets are also imported the way the previous version did (one
+transaction per ticket: each ticket looked up, its person made in a savepoint, the
+similarity copy refreshed from the database before each placement), interleaved page by
+page with ``import_from_source`` (one transaction per page; one incremental run per page
+as Zendesk hands the pages out), so both rates come from the same minutes on the same
+machine, whatever else it is doing.
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only.
 """
@@ -54,6 +63,7 @@ class FakeExport:
         self.tickets = tickets
         self.page_size = page_size
         self.pages = math.ceil(tickets / page_size)
+        self.available = self.pages  # pages Zendesk has so far (--baseline hands them out one by one)
         self.requests = 0
 
     def page(self, number: int) -> bytes:
@@ -99,7 +109,7 @@ class FakeExport:
                     number = int(query["cursor"][0].lstrip("p"))
                 else:
                     number = 0
-                if number >= export.pages:  # after the end: nothing new
+                if number >= min(export.pages, export.available):  # after the end: nothing new (yet)
                     body = json.dumps({"tickets": [], "users": [], "after_cursor": f"p{number}",
                                        "end_of_stream": True}).encode()
                 else:
@@ -119,6 +129,25 @@ class FakeExport:
         return Handler
 
 
+def ticket_by_ticket(source, settings, number: int) -> int:
+    """Page ``number`` the way the previous version stored it: a transaction per ticket, each
+    ticket looked up and its person made on its own, the similarity copy read before each."""
+    from contextlib import closing
+
+    from app.extensions import db
+    from app.grouping import similarity_index
+    from app.imports.importer import ImportResult, store_ticket, ticket_text
+
+    result = ImportResult(source="zendesk")
+    with closing(source.fetch(settings, f"cursor:p{number}" if number else None)) as pages:
+        page = next(pages)
+        similarity_index().prime([ticket_text(t) for t in page.tickets])
+        for ticket in page.tickets:
+            store_ticket("zendesk", ticket, result, created_here=set())
+            db.session.commit()
+    return result.created
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -126,6 +155,10 @@ def main() -> int:
     parser.add_argument("--per-minute", type=int, default=10, help="Zendesk's export limit (pages a minute)")
     parser.add_argument("--database-url", default=None,
                         help="a throwaway PostgreSQL database (emptied first); default: a temporary SQLite file")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also import ticket by ticket, as the previous version did, page by page in turn")
+    parser.add_argument("--baseline-database-url", default=None,
+                        help="with --baseline on PostgreSQL: a second throwaway database for the previous loop")
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -133,6 +166,7 @@ def main() -> int:
 
     from app import create_app
     from app.extensions import db
+    from app.grouping import similarity_index
     from app.imports.importer import import_from_source
     from app.models import Problem, Report
     from app.plugins.manager import source_settings, ticket_sources
@@ -142,9 +176,8 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
 
-    with tempfile.TemporaryDirectory() as tmp:
-        database = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
-        app = create_app({
+    def make_app(database: str):
+        return create_app({
             "SQLALCHEMY_DATABASE_URI": database,
             "SECRET_KEY": "bench",
             "CARELOOP_PLUGINS": ["zendesk"],
@@ -155,13 +188,28 @@ def main() -> int:
             "CARELOOP_ZENDESK_START": str(START_EPOCH),
             "CARELOOP_ZENDESK_REQUESTS_PER_MINUTE": "0",
         })
+
+    def empty_database(app) -> None:
         with app.app_context():
             meta = sa.MetaData()
             meta.reflect(bind=db.engine)
             meta.drop_all(bind=db.engine)
             upgrade()
-            backend = app.config.get("CARELOOP_GROUPING_BACKEND", "minilm")
+            similarity_index().forget()
+            db.session.remove()
 
+    with tempfile.TemporaryDirectory() as tmp:
+        database = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        app = make_app(database)
+        empty_database(app)
+        base_app = None
+        if args.baseline:
+            if args.database_url and not args.baseline_database_url:
+                parser.error("--baseline with --database-url needs --baseline-database-url (a second database)")
+            base_app = make_app(args.baseline_database_url or f"sqlite:///{Path(tmp) / 'baseline.sqlite'}")
+            empty_database(base_app)
+        with app.app_context():
+            backend = app.config.get("CARELOOP_GROUPING_BACKEND", "minilm")
             # Baseline in the same run: the plugin alone (HTTP + JSON + mapping, no database).
             source = ticket_sources()["zendesk"]
             settings = source_settings(source)
@@ -169,30 +217,58 @@ def main() -> int:
             fetched = sum(len(page.tickets) for page in source.fetch(settings, None))
             fetch_seconds = time.perf_counter() - started
 
-            # Through the whole core: each ticket placed by the grouping engine and committed,
-            # each page's cursor committed after it.
-            started = time.perf_counter()
-            result = import_from_source("zendesk")
-            import_seconds = time.perf_counter() - started
+        # Through the whole core: each ticket placed by the grouping engine as if filed
+        # alone after the ones before it, each page committed with its cursor. With
+        # --baseline, Zendesk "has" one more page at a time and each way imports it in turn.
+        steps = [export.pages] if base_app is None else range(1, export.pages + 1)
+        import_seconds, base_seconds, base_created, created, errors, failure = 0.0, 0.0, 0, 0, 0, None
+        for available in steps:
+            export.available = available
+            if base_app is not None:
+                with base_app.app_context():
+                    started = time.perf_counter()
+                    base_created += ticket_by_ticket(source, settings, available - 1)
+                    base_seconds += time.perf_counter() - started
+                    db.session.remove()
+            with app.app_context():
+                started = time.perf_counter()
+                result = import_from_source("zendesk")
+                import_seconds += time.perf_counter() - started
+                created, errors = created + result.created, errors + result.errors
+                failure = failure or result.error_message
+                db.session.remove()
+        with app.app_context():
             stored = db.session.scalar(db.select(db.func.count(Report.id)))
             problems = db.session.scalar(db.select(db.func.count(Problem.id)))
             dialect = db.engine.dialect.name
             db.session.remove()
             db.engine.dispose()
+        if base_app is not None:
+            with base_app.app_context():
+                base_stored = db.session.scalar(db.select(db.func.count(Report.id)))
+                db.session.remove()
+                db.engine.dispose()
     server.shutdown()
 
     ceiling = args.per_minute * args.page_size / 60  # tickets a second Zendesk lets an export read
-    rate = result.created / import_seconds if import_seconds else 0.0
+    rate = created / import_seconds if import_seconds else 0.0
     print(f"tickets: {args.tickets:,} in {export.pages:,} pages of {args.page_size:,}; database: {dialect}; "
           f"grouping backend: {backend}")
     print(f"Zendesk's ceiling: {args.per_minute} pages of {args.page_size:,} a minute = {ceiling:,.0f} tickets/s")
     print(f"plugin only (HTTP + mapping, no database): {fetched:,} tickets in {fetch_seconds:.1f} s "
           f"= {fetched / fetch_seconds:,.0f} tickets/s = {fetched / fetch_seconds / ceiling:.2f} x the ceiling")
-    print(f"through the core with grouping: {result.created:,} created, {result.errors} errors, {stored:,} reports "
+    print(f"through the core with grouping: {created:,} created, {errors} errors, {stored:,} reports "
           f"in {problems:,} problems, {import_seconds:.1f} s = {rate:,.1f} tickets/s = "
           f"{rate / ceiling:.2f} x Zendesk's ceiling")
-    if not result.ok:
-        print(f"import error: {result.error_message}")
+    if base_app is not None:
+        before = base_created / base_seconds if base_seconds else 0.0
+        print(f"previous version's loop (a transaction per ticket), pages in turn: {base_created:,} created "
+              f"({base_stored:,} stored) in {base_seconds:.1f} s = {before:,.1f} tickets/s = "
+              f"{before / ceiling:.2f} x Zendesk's ceiling")
+        if before:
+            print(f"now {rate / before:.2f} x as fast as the previous loop, measured page by page in turn")
+    if failure:
+        print(f"import error: {failure}")
         return 1
     return 0 if stored == args.tickets else 1
 

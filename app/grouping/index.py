@@ -24,7 +24,8 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,14 @@ class SimilarityIndex:
 
     def prime(self, texts: Sequence[str]) -> None:
         """Optional: prepare for texts about to be filed together (default: nothing)."""
+
+    batches = False  # whether ``batch`` lets uncommitted filings see each other
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Optional: many filings in one transaction (see DatabaseIndex.batch). Without
+        ``batches``, callers commit each filing before placing the next."""
+        yield
 
     def remove_report(self, report_id: int) -> None:
         raise NotImplementedError
@@ -121,12 +130,15 @@ def _upsert_vector(dialect: str):
 class DatabaseIndex(SimilarityIndex):
     """The built-in index: state in the database, a copy per process for searching."""
 
+    batches = True
+
     def __init__(self, app: Flask, backend: SimilarityBackend):
         self.app = app
         self.backend = backend
         self.dim = backend.dim
         self.words = (backend.dim + 63) // 64
         self._lock = threading.RLock()
+        self._batch = threading.local()  # this thread's batch (see ``batch``)
         self._encoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._reset()
@@ -247,8 +259,54 @@ class DatabaseIndex(SimilarityIndex):
         self._last = last
         self._loaded = True
 
+    # -- many filings in one transaction (an import page) ----------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many filings in one transaction of this thread (an import's page), each placed as
+        if filed alone after the ones before it, before any of them is committed.
+
+        Inside, this thread's writes (``index_report``, ``move_report``, ``remove_report``)
+        also go straight into the process's copy, so the next search sees them; the copy is
+        brought up to date with other work once, on entry, not before every search. The
+        vectors are written to the database together, before the session commits (or a
+        move or removal needs them), instead of two statements per report. Commit inside
+        the block. If the block raises (the transaction is rolled back), the copy is
+        dropped and read again on next use, so nothing uncommitted stays in it."""
+        from sqlalchemy import event
+
+        self.refresh()
+        session = db.session()
+        self._batch.on, self._batch.pending = True, []
+
+        def before_commit(_session) -> None:
+            self._write_pending()
+
+        event.listen(session, "before_commit", before_commit)
+        try:
+            yield
+            self._write_pending()
+        except BaseException:
+            self._batch.pending = []
+            self.forget()
+            raise
+        finally:
+            event.remove(session, "before_commit", before_commit)
+            self._batch.on = False
+
+    def _write_pending(self) -> None:
+        """The batch's vectors and their change rows, in two statements."""
+        pending, self._batch.pending = getattr(self._batch, "pending", None) or [], []
+        if pending:  # a report indexed twice in the batch (edited in the same page): its last vector
+            self._write(list({row["report_id"]: row for row in pending}.values()))
+
+    def _batching(self) -> bool:
+        return getattr(self._batch, "on", False)
+
     def refresh(self) -> None:
         """Bring this process's copy up to date with what is committed in the database."""
+        if self._batching():
+            return  # brought up to date when the batch began; its own writes are in the copy
         with self._lock, db.engine.connect() as conn:
             if not self._loaded:
                 self._load(conn)
@@ -341,12 +399,21 @@ class DatabaseIndex(SimilarityIndex):
             self._store([(r, p, v, identifier_marks(t)) for (r, p, t), v in zip(part, vectors)])
 
     def _store(self, items) -> None:
-        session = db.session
         rows = [
             {"report_id": report_id, "problem_id": problem_id, "model": self.backend.model,
              "vector": pack_vector(vector), "marks": _signed(marks)}
             for report_id, problem_id, vector, marks in items
         ]
+        if self._batching():
+            with self._lock:
+                self._put([r["report_id"] for r in rows], [r["problem_id"] for r in rows],
+                          [r["vector"] for r in rows], [r["marks"] for r in rows])
+            self._batch.pending.extend(rows)  # written before the commit (see ``batch``)
+            return
+        self._write(rows)
+
+    def _write(self, rows: list[dict]) -> None:
+        session = db.session
         dialect = session.get_bind().dialect.name
         if dialect in ("postgresql", "sqlite"):  # one statement: insert, or replace a re-indexed report
             session.execute(_upsert_vector(dialect), rows)
@@ -355,21 +422,33 @@ class DatabaseIndex(SimilarityIndex):
             session.execute(delete(SimilarityVector).where(SimilarityVector.report_id.in_(ids)))
             session.execute(insert(SimilarityVector), rows)
         session.execute(insert(SimilarityChange), [
-            {"kind": "index", "report_id": report_id, "problem_id": problem_id}
-            for report_id, problem_id, _, _ in items
+            {"kind": "index", "report_id": row["report_id"], "problem_id": row["problem_id"]} for row in rows
         ])
 
     def remove_report(self, report_id: int) -> None:
+        if self._batching():
+            self._write_pending()
         db.session.execute(delete(SimilarityVector).where(SimilarityVector.report_id == report_id))
         db.session.execute(insert(SimilarityChange).values(kind="remove", report_id=report_id))
+        if self._batching():
+            with self._lock:
+                self._drop(report_id)
 
     def move_report(self, report_id: int, new_problem_id: int) -> None:
+        if self._batching():
+            self._write_pending()
         db.session.execute(update(SimilarityVector).where(SimilarityVector.report_id == report_id)
                            .values(problem_id=new_problem_id))
         db.session.execute(insert(SimilarityChange).values(kind="move", report_id=report_id,
                                                            problem_id=new_problem_id))
+        if self._batching():
+            with self._lock:
+                if report_id < len(self._row_of) and self._row_of[report_id] >= 0:
+                    self._problem[self._row_of[report_id]] = new_problem_id
 
     def move_problem(self, old_problem_id: int, new_problem_id: int) -> None:
+        if self._batching():
+            self._write_pending()
         db.session.execute(update(SimilarityVector).where(SimilarityVector.problem_id == old_problem_id)
                            .values(problem_id=new_problem_id))
         db.session.execute(insert(SimilarityChange).values(kind="merge", problem_id=new_problem_id,

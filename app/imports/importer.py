@@ -8,9 +8,10 @@ own outer layer.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,17 +33,20 @@ from app.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Person,
     Problem,
     ProblemLink,
     Report,
     SourceState,
+    new_token,
     utcnow,
 )
 from app.plugin_api import AuthenticationFailed, SourceError, Ticket, TicketSource
 from app.plugins.manager import source_settings, ticket_sources
 from app.services.errors import ServiceError
+from app.services.filing import Imported, Submission, submit_report
+from app.services.filing import Person as Filer
 from app.services.import_lock import RunLock, is_running
-from app.services.reports import file_report, new_reporter
 
 log = logging.getLogger(__name__)
 REMOVED_TEXT = ""
@@ -141,30 +145,42 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
     state.last_run_at = state.running_since = utcnow()
     db.session.commit()
     created_here = _created_here(name)
+    index = similarity_index()
+    committed = _snapshot(result)
     try:
         with closing(source.fetch(settings, state.cursor)) as pages:
             for page in pages:
-                similarity_index().prime([ticket_text(t) for t in page.tickets
-                                          if t.status != "deleted" and not t.excluded])
-                for ticket in page.tickets:
-                    store_ticket(name, ticket, result, created_here=created_here)
-                    db.session.commit()  # the next ticket sees this one, as if filed after it
-                resolve_pending_merges(name)
-                state.cursor = page.cursor
-                _count(run, result)
-                db.session.commit()  # the cursor after the page it covers
+                # One transaction per page: its reports, then the cursor after them. Each
+                # ticket is still placed as if filed alone after the ones before it: the
+                # index's batch lets the page's tickets see each other before the commit.
+                with index.batch() if index.batches else nullcontext():
+                    index.prime([ticket_text(t) for t in page.tickets if t.status != "deleted" and not t.excluded])
+                    known = _known_reports(name, page.tickets)
+                    _make_people(page.tickets)
+                    for ticket in page.tickets:
+                        store_ticket(name, ticket, result, created_here=created_here, known=known)
+                        if not index.batches:
+                            db.session.commit()  # the next ticket sees this one, as if filed after it
+                    resolve_pending_merges(name)
+                    state.cursor = page.cursor
+                    _count(run, result)
+                    db.session.commit()  # the page and the cursor after it, together
+                committed = _snapshot(result)
                 if page.done:
                     break
     except AuthenticationFailed as error:
         db.session.rollback()
+        _restore(result, committed)
         result.errors += 1
         result.error_message = f"Authentication failed for {source.title}: {error}"
     except (SourceError, OSError, ValueError) as error:
         db.session.rollback()
+        _restore(result, committed)
         result.errors += 1
         result.error_message = f"{source.title} import stopped: {error}"
     except Exception as error:  # noqa: BLE001 - a plugin bug: record it and release the lock
         db.session.rollback()
+        _restore(result, committed)
         log.exception("Import of %s failed", name)
         result.errors += 1
         result.error_message = f"{source.title} import failed unexpectedly: {type(error).__name__}: {error}"
@@ -182,6 +198,52 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
     return result
 
 
+COUNTS = ("created", "updated", "unchanged", "removed", "errors", "excluded", "skipped")
+
+
+def _snapshot(result: ImportResult) -> tuple:
+    """The counts as committed (a page rolled back is not counted)."""
+    return tuple(getattr(result, c) for c in COUNTS), list(result.ticket_errors)
+
+
+def _restore(result: ImportResult, snapshot: tuple) -> None:
+    counts, errors = snapshot
+    for name, value in zip(COUNTS, counts):
+        setattr(result, name, value)
+    result.ticket_errors = list(errors)
+
+
+def _known_reports(source: str, tickets: list[Ticket]) -> dict[str, Report]:
+    """The reports already stored for a page's tickets, in one query (not one per ticket)."""
+    keys = list({str(t.external_id) for t in tickets})
+    found: dict[str, Report] = {}
+    for start in range(0, len(keys), 500):
+        found.update((r.external_id, r) for r in db.session.scalars(
+            db.select(Report).where(Report.source == source, Report.external_id.in_(keys[start:start + 500]))))
+    return found
+
+
+def _make_people(tickets: list[Ticket]) -> None:
+    """The person rows for a page's new addresses, in one statement (``ensure_person`` then
+    finds them instead of making each in a savepoint of its own); an address another
+    filing made at the same moment is left alone."""
+    if not current_app.config["CARELOOP_IMPORT_CONTACT_OK"]:
+        return
+    emails = sorted({t.requester_email.strip().lower() for t in tickets
+                     if t.requester_email and t.requester_email.strip() and t.status != "deleted"
+                     and not t.excluded})
+    if not emails:
+        return
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        return  # ensure_person makes them one by one
+    have = set(db.session.scalars(db.select(Person.email).where(Person.email.in_(emails))))
+    rows = [{"email": e, "token": new_token(), "created_at": utcnow()} for e in emails if e not in have]
+    if rows:
+        insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(Person)
+        db.session.execute(insert.on_conflict_do_nothing(index_elements=[Person.email]), rows)
+
+
 def _created_here(name: str) -> set[str]:
     """Keys of the items Careloop itself created in this source (to carry a problem's fix)."""
     return set(db.session.scalars(db.select(ProblemLink.external_key)
@@ -193,19 +255,23 @@ def _count(run: ImportRun, result: ImportResult) -> None:
     run.removed, run.errors = result.removed, result.errors
 
 
-def store_ticket(source: str, ticket: Ticket, result: ImportResult, *, created_here: set[str] | None = None) -> None:
+def store_ticket(source: str, ticket: Ticket, result: ImportResult, *, created_here: set[str] | None = None,
+                 known: dict[str, Report] | None = None) -> None:
     """Create, update, remove or move the report for one ticket (idempotent).
 
     An item Careloop itself created to carry a problem's fix is never a report (a run
-    passes ``created_here``, the keys it looked up once; a webhook looks this one up)."""
+    passes ``created_here``, the keys it looked up once; a webhook looks this one up).
+    ``known``: the page's stored reports by external id, looked up at once by a run (and
+    kept up to date here); without it the report is looked up."""
     key = str(ticket.external_id)
     if (key in created_here) if created_here is not None else db.session.scalar(
             db.select(ProblemLink.id).filter_by(source=source, external_key=key, created_here=True).limit(1)):
         result.skipped += 1
         return
-    report = db.session.scalar(
-        db.select(Report).filter_by(source=source, external_id=str(ticket.external_id))
-    )
+    if known is not None:
+        report = known.get(key)
+    else:
+        report = db.session.scalar(db.select(Report).filter_by(source=source, external_id=key))
     if ticket.status == "deleted":
         if report is not None and report.removed_at is None:
             remove_report_text(report)
@@ -230,11 +296,13 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult, *, created_h
 
     if report is None:
         try:
-            _create_report(source, ticket, text)
+            created = _create_report(source, ticket, text)
         except ServiceError as error:
             result.errors += 1
             result.ticket_errors.append(f"{source} {ticket.external_id}: {error.message}")
             return
+        if known is not None:
+            known[key] = created  # the same ticket again later in the page updates it
         result.created += 1
         return
 
@@ -279,31 +347,23 @@ def ticket_text(ticket: Ticket) -> str:
     return text
 
 
-def _create_report(source: str, ticket: Ticket, text: str) -> None:
-    reporter = new_reporter(
-        name=ticket.requester_name,
-        email=ticket.requester_email,
-        contact_ok=bool(ticket.requester_email) and current_app.config["CARELOOP_IMPORT_CONTACT_OK"],
-    )
-    imported = {"external_url": ticket.url, "external_updated_at": ticket.updated_at,
-                "merged_into": ticket.merged_into, "linked_to": ticket.linked_to,
-                "linked_url": ticket.linked_url}
-    if ticket.created_at:
-        imported["created_at"] = ticket.created_at
-    try:
-        file_report(
+def _create_report(source: str, ticket: Ticket, text: str) -> Report:
+    """File the ticket through the one filing service (``submit_report``), as an import."""
+    return submit_report(
+        Submission(
             text=text,
-            reporter=reporter,
-            channel=Channel.IMPORT,
-            source=source,
-            external_id=str(ticket.external_id),
             location=ticket.location,
-            problem=_merged_target_problem(source, ticket),
-            extra=imported,
-        )
-    except ServiceError:
-        db.session.expunge(reporter)  # a refused ticket leaves nothing behind
-        raise
+            person=Filer(name=ticket.requester_name, email=ticket.requester_email,
+                          contact_ok=bool(ticket.requester_email)
+                          and current_app.config["CARELOOP_IMPORT_CONTACT_OK"]),
+            imported=Imported(
+                source=source, external_id=str(ticket.external_id), created_at=ticket.created_at,
+                updated_at=ticket.updated_at, url=ticket.url, merged_into=ticket.merged_into,
+                linked_to=ticket.linked_to, linked_url=ticket.linked_url,
+                problem=_merged_target_problem(source, ticket)),
+        ),
+        channel=Channel.IMPORT,
+    ).report
 
 
 def _merged_target_problem(source: str, ticket: Ticket):

@@ -214,14 +214,23 @@ def notice_states(problem: Problem) -> list[PersonNotice]:
             by_recipient[message.to_address] = message
             if message.reporter_id is not None:
                 by_recipient[f"reporter:{message.reporter_id}"] = message
+    replies = ticket_replies_by_reporter(problem_ids, wanted[1] if wanted else None)
     people = []
     for group in people_in(problem):
         reporter, reports = group.reporter, group.reports
         message = by_recipient.get(group.email or group.key)
         if message is None and wanted is None:
             message = None
+        reply = next((replies[r.id] for r in group.reporters if r.id in replies), None)
         if message is not None and message.kind == MessageKind.TOLD_IN_PERSON:
             people.append(PersonNotice(reporter, reports, "told in person", message.sent_at, message.subject))
+        elif reporter.contact_state and reply is not None and (
+                message is None or message.status != MessageStatus.UNREACHABLE):
+            # Not emailed, but answered on their ticket: told when the reply is posted.
+            state = {MessageStatus.SENT: "told", MessageStatus.PENDING: "waiting",
+                     MessageStatus.SENDING: "waiting"}.get(reply.status, reply.status)
+            people.append(PersonNotice(reporter, reports, state, reply.sent_at or reply.created_at,
+                                       reply.last_error or reply.to_address))
         elif reporter.contact_state and (message is None or message.status != MessageStatus.UNREACHABLE):
             people.append(PersonNotice(reporter, reports, reporter.contact_state))
         elif message is None:
@@ -232,6 +241,21 @@ def notice_states(problem: Problem) -> list[PersonNotice]:
             people.append(PersonNotice(reporter, reports, state, message.sent_at or message.created_at,
                                        message.last_error))
     return people
+
+
+def ticket_replies_by_reporter(problem_ids, notice_key: str | None) -> dict[int, Message]:
+    """The latest reply on an imported ticket (write-back) per reporter, for this outcome;
+    withdrawn replies (write-back switched off) are left out: they told nobody."""
+    from app.messaging.mail import WITHDRAWN  # the delivery worker's word for a withdrawn reply
+
+    found: dict[int, Message] = {}
+    for message in db.session.scalars(db.select(Message).where(
+            Message.problem_id.in_(problem_ids), Message.kind == MessageKind.WRITE_BACK,
+            Message.reporter_id.is_not(None)).order_by(Message.id)):
+        if (notice_key is None or message.notice_key == notice_key) \
+                and not (message.last_error or "").startswith(WITHDRAWN):
+            found[message.reporter_id] = message
+    return found
 
 
 def mark_unreachable(problem: Problem, reporter: Reporter, actor: User, reason: str) -> Message:

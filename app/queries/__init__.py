@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased, selectinload
 
 from app.extensions import db
+from app.messaging.mail import WITHDRAWN
 from app.models import (
     CLOSING_KINDS,
     HANDED_OVER,
@@ -111,7 +112,30 @@ def awaiting_close_out():
     )
     return Problem.status.in_(CLOSING_KINDS) & (
         ((Problem.status == Status.CHANGED) & Problem.published_at.is_(None)) | not_delivered | never_told
+        | ticket_reply_open()
     )
+
+
+def ticket_reply_open():
+    """SQL condition: a reply on an imported ticket (write-back) for this problem, or one
+    merged into it, is still waiting to be posted, or failed (refused for good, or retries
+    ran out) while its person was told no other way (no delivered notice or posted reply,
+    not marked unreachable). Withdrawn replies (write-back switched off) do not hold
+    close-out: the person is then told by email if they can be, as anyone else."""
+    reply, other, merged = aliased(Message), aliased(Message), aliased(Problem)
+    family = select(merged.id).where((merged.id == Problem.id) | (merged.merged_into_id == Problem.id))
+    told_otherwise = select(other.id).where(
+        other.problem_id.in_(family), other.id != reply.id, other.user_id.is_(None),
+        (other.reporter_id == reply.reporter_id) | (other.to_address == reply.to_address),
+        other.kind.in_((*CLOSING_KINDS, MessageKind.WRITE_BACK, MessageKind.TOLD_IN_PERSON)),
+        other.status.in_([MessageStatus.SENT, MessageStatus.UNREACHABLE]),
+    ).exists()
+    return select(reply.id).where(
+        reply.problem_id.in_(family), reply.kind == MessageKind.WRITE_BACK,
+        reply.status.in_([MessageStatus.PENDING, MessageStatus.SENDING])
+        | ((reply.status == MessageStatus.FAILED) & ~func.coalesce(reply.last_error, "").startswith(WITHDRAWN)
+           & ~told_otherwise),
+    ).exists()
 
 
 def is_closed_out(problem: Problem) -> bool:

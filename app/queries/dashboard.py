@@ -66,6 +66,7 @@ from app.models import (
     Channel,
     Event,
     Message,
+    MessageKind,
     MessageStatus,
     Problem,
     Report,
@@ -787,7 +788,8 @@ def leader_record(user: User, now: datetime | None = None) -> LeaderRecord:
         select(func.count(distinct(Message.reporter_id)))
         .join(Event, Event.id == Message.event_id)
         .where(Event.actor_id == user.id, Message.user_id.is_(None), Message.reporter_id.is_not(None),
-               Message.kind.in_(NOTICE_KINDS), Message.status == MessageStatus.SENT)
+               Message.kind.in_((*NOTICE_KINDS, MessageKind.WRITE_BACK)),  # replies on tickets tell too
+               Message.status == MessageStatus.SENT)
     ) or 0
     return LeaderRecord(owned, overdue, not_closed, len(durations), _round(percentile(durations, 0.5)), told)
 

@@ -13,12 +13,29 @@ skip one or count it differently:
 It returns a small result (``Filed``, ``ChooseFirst``, ``Discarded``) or raises a
 ``ServiceError`` for the form field at fault, or ``RateLimited``. It adds and flushes; the
 caller commits.
+
+Imported tickets (``Submission.imported`` set, by ``app/imports/importer.py``) go through
+the same call and skip, on purpose, the steps that belong to a person at a form:
+
+- 1, spam defences: the ticket comes from a signed-in source (an agent's API token), not a
+  browser; the source's own spam handling applies there;
+- 2, "Is it one of these?": nobody is there to answer; the grouping engine places the
+  report, or the source's own grouping does (``Imported.problem``: a ticket merged into
+  another, an incident linked to a problem ticket);
+- 3, the filing limit: there is no client address; the source's rate limit and the run's
+  lock bound an import;
+- 5, moderation: imported tickets are not anonymous public filings.
+
+They keep 4 (a new reporter each time, never reused by email) and 6 (the field rules of
+``file_report`` and the placement), with the ticket's source, external id, dates and links
+stored on the report. The importer looks up ``(source, external_id)`` before filing (the
+database's unique constraint backs it), so the service does not look again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -43,6 +60,21 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Imported:
+    """A ticket from a ticket source (an importer), filed as a report."""
+
+    source: str  # the source's name ("zendesk", "jira")
+    external_id: str  # the ticket's id there; unique per source
+    created_at: datetime | None = None  # when the ticket was made (the report's time)
+    updated_at: datetime | None = None
+    url: str | None = None
+    merged_into: str | None = None  # the ticket a remote merge moved it into
+    linked_to: str | None = None  # the remote ticket that groups it (a Zendesk problem ticket)
+    linked_url: str | None = None
+    problem: Problem | None = None  # the problem the source's own grouping puts it in
+
+
+@dataclass(frozen=True)
 class Submission:
     text: str
     location: str | None = None
@@ -61,6 +93,8 @@ class Submission:
     # note, kept apart from the person's words and never quoted to them.
     language: str | None = None
     staff_note: str | None = None
+    # An imported ticket (the importer): the steps of a person at a form are skipped.
+    imported: Imported | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +138,12 @@ def submit_report(
     :param channel: ``WEB`` (the public form), ``STAFF`` (signed-in staff, ``filed_by`` set) or
         ``API`` (``token_id`` set when the caller has a token).
     :param client: the client's address, for the filing limit of anonymous channels.
+
+    With ``submission.imported`` (an importer) ``channel`` is the import's channel, passed
+    through as the importer chose it; see the module's docstring for the steps skipped.
     """
+    if submission.imported is not None:
+        return Filed(_file_imported(submission, channel))
     anonymous = filed_by is None and token_id is None
     if channel == Channel.WEB:
         if spam.is_bot(submission.honeypot):
@@ -155,6 +194,35 @@ def submit_report(
         staff_note=submission.staff_note if submission.person is not None and filed_by is not None else None,
     )
     return Filed(report)
+
+
+def _file_imported(submission: Submission, channel: Channel) -> Report:
+    """An imported ticket: a new reporter and the report, nothing of a form's steps."""
+    imported = submission.imported
+    person = submission.person or Person()
+    # No flush for the person lookup: the last ticket's pending rows go with this one's
+    # (an import page files many in one transaction; its people are made per page).
+    with db.session.no_autoflush:
+        reporter = new_reporter(name=person.name, email=person.email, contact_ok=person.contact_ok)
+    extra = {"external_url": imported.url, "external_updated_at": imported.updated_at,
+             "merged_into": imported.merged_into, "linked_to": imported.linked_to,
+             "linked_url": imported.linked_url}
+    if imported.created_at:
+        extra["created_at"] = imported.created_at
+    try:
+        return file_report(
+            text=submission.text,
+            reporter=reporter,
+            channel=channel,
+            source=imported.source,
+            external_id=str(imported.external_id),
+            location=submission.location,
+            problem=imported.problem,
+            extra=extra,
+        )
+    except ServiceError:
+        db.session.expunge(reporter)  # a refused ticket leaves nothing behind
+        raise
 
 
 def _reporter(person: Person | None, filed_by: User | None, language: str | None) -> Reporter:

@@ -35,7 +35,7 @@ from app.plugin_api import (
     WebhookRejected,
     WebhookResult,
 )
-from plugins.zendesk import filters, mapping
+from plugins.zendesk import filters, mapping, selection
 from plugins.zendesk.client import (
     EMAIL,
     OAUTH_TOKEN,
@@ -48,6 +48,7 @@ from plugins.zendesk.client import (
     check_settings,
 )
 from plugins.zendesk.filters import TicketFilter
+from plugins.zendesk.selection import Selection
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ SETTINGS = (
     Setting(REQUESTS_PER_MINUTE, "Incremental export requests per minute (Zendesk allows 10; 0 = no limit, "
                                  "for local test servers only)", default=str(EXPORT_LIMIT_PER_MINUTE)),
     *filters.SETTINGS,
+    *selection.SETTINGS,
 )
 
 
@@ -96,7 +98,7 @@ def invalid_settings(settings: Mapping[str, str]) -> list[str]:
         parse_start(settings.get(START), time.time())
     except SourceError as error:
         wrong.append(str(error))
-    return wrong + filters.problems(settings)
+    return wrong + filters.problems(settings) + selection.problems(settings)
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -210,6 +212,7 @@ class ZendeskSource:
         """
         kind, value = parse_cursor(cursor, settings, self.wall())
         wanted = TicketFilter.from_settings(settings)
+        chosen = Selection.from_settings(settings)  # a view is listed once, for this run
         client = self.client(settings, export=True)
         base = client.base
         try:
@@ -234,7 +237,7 @@ class ZendeskSource:
                 if not isinstance(raw_tickets, list):
                     raise SourceError("Zendesk's export page has no list of tickets; "
                                       f"keys were {sorted(body)[:10]}.")
-                tickets = self._tickets(client, base, raw_tickets, body.get("users"), wanted)
+                tickets = self._tickets(client, base, raw_tickets, body.get("users"), wanted, chosen)
                 after = body.get("after_cursor")
                 # The end: Zendesk says so, gives no cursor, or sends us back where we were.
                 end = bool(body.get("end_of_stream")) or not after or (
@@ -254,8 +257,13 @@ class ZendeskSource:
         return kind == "start" and int(value) > self.wall() - 5 * TOO_RECENT
 
     def _tickets(self, client: ZendeskClient, base: str, raw_tickets: list, raw_users: Any,
-                 wanted: TicketFilter | None = None) -> list[Ticket]:
+                 wanted: TicketFilter | None = None, chosen: Selection | None = None) -> list[Ticket]:
         users = mapping.users_by_id(raw_users if isinstance(raw_users, list) else ())
+        alive = [raw for raw in raw_tickets if isinstance(raw, Mapping) and mapping.ticket_id(raw) is not None
+                 and mapping.careloop_status(raw) != "deleted"]
+        # The view or search is asked only about tickets the field filters let through.
+        outside = chosen.outside(client, [raw for raw in alive if wanted is None or wanted.why_not(raw) is None]) \
+            if chosen is not None and chosen.active else {}
         tickets = []
         for raw in raw_tickets:
             if not isinstance(raw, Mapping) or mapping.ticket_id(raw) is None:
@@ -263,7 +271,8 @@ class ZendeskSource:
                 log.warning("Skipped an entry without a ticket id in Zendesk's answer: %.200r", raw)
                 continue
             deleted = mapping.careloop_status(raw) == "deleted"
-            excluded = None if deleted or wanted is None else wanted.why_not(raw)
+            excluded = None if deleted else (
+                (wanted.why_not(raw) if wanted is not None else None) or outside.get(mapping.ticket_id(raw)))
             if excluded:
                 tickets.append(Ticket(external_id=str(mapping.ticket_id(raw)), text="", excluded=excluded,
                                       url=mapping.agent_url(base, mapping.ticket_id(raw))))
@@ -300,7 +309,7 @@ class ZendeskSource:
             if not isinstance(raw, Mapping):
                 raise SourceError(f"Zendesk's answer for ticket {ticket_id} has no ticket in it.")
             tickets = self._tickets(client, client.base, [raw], body.get("users"),
-                                    TicketFilter.from_settings(settings))
+                                    TicketFilter.from_settings(settings), Selection.from_settings(settings))
             if not tickets:
                 raise SourceError(f"Zendesk's answer for ticket {ticket_id} has no ticket id in it.")
             return tickets[0]

@@ -76,3 +76,45 @@ def test_staff_filing_for_themselves_and_for_a_named_customer(app_ctx, make_user
     assert mine.report.reporter.user_id == frankie.id
     assert theirs.report.reporter.display_name == "Mrs Field"
     assert theirs.report.filed_by_id == frankie.id
+
+
+def test_an_imported_ticket_is_filed_through_the_same_service_without_a_forms_steps(app_ctx, make_report,
+                                                                                     filing_limit):
+    from app.models import Reporter
+    from app.services.errors import ServiceError
+    from app.services.filing import Imported
+
+    existing = make_report(WORDS)  # a similar open problem: a form would offer it first
+    created = datetime(2029, 12, 1, 8, 0)
+    filed = []
+    for n in range(3):  # over the filing budget of 2 an hour: imports do not spend it
+        result = submit_report(
+            Submission(text=WORDS, person=Person("Ada Byrne", "ada@example.net", True),
+                       imported=Imported(source="zendesk", external_id=str(500 + n), created_at=created,
+                                         url=f"https://desk.example/agent/tickets/{500 + n}")),
+            channel=Channel.API)  # the importer passes its own channel through
+        assert isinstance(result, Filed)  # never ChooseFirst: nobody is there to answer
+        filed.append(result.report)
+    db.session.commit()
+
+    first = filed[0]
+    assert (first.source, first.external_id, first.created_at) == ("zendesk", "500", created)
+    assert first.external_url == "https://desk.example/agent/tickets/500" and first.moderation is None
+    assert len({r.reporter_id for r in filed}) == 3  # a new reporter each time, never reused by email
+    assert {r.problem_id for r in filed} == {existing.problem_id}  # placed by the grouping engine
+
+    reporters = db.session.scalar(db.select(db.func.count(Reporter.id)))
+    with pytest.raises(ServiceError):
+        submit_report(Submission(text="   ", person=Person("Tom"),
+                                 imported=Imported(source="zendesk", external_id="599")), channel=Channel.API)
+    db.session.flush()
+    assert db.session.scalar(db.select(db.func.count(Reporter.id))) == reporters  # a refused ticket leaves nothing
+
+
+def test_the_importer_files_through_submit_report_only():
+    from pathlib import Path
+
+    import app.imports.importer as importer
+
+    code = Path(importer.__file__).read_text()
+    assert "submit_report(" in code and "file_report(" not in code

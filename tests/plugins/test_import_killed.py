@@ -118,19 +118,21 @@ def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpser
 
 
 def test_killed_mid_page_the_next_run_resumes_at_once(app, app_ctx, httpserver, configure):
-    httpserver.expect_request(EXPORT).respond_with_handler(lambda r: page_for(r)[1])
+    served: list[int] = []
+    httpserver.expect_request(EXPORT).respond_with_handler(
+        lambda r: (lambda index, response: (served.append(index), response)[1])(*page_for(r)))
     process = start_import(app, httpserver)
     try:
-        # Freeze the process (SIGSTOP) as soon as it has stored part of a page; if it froze
-        # on a page boundary, let it go on and try again on a later page. Then SIGKILL.
+        # Freeze the process (SIGSTOP) once it holds a page it has not committed yet: the
+        # page was served, and neither its tickets nor the cursor after it are stored. If it
+        # froze after the commit, let it go on and try again on a later page. Then SIGKILL.
         caught = None
         while process.poll() is None and caught is None:
-            count = stored_count()
-            if count % PER_PAGE:
+            if served and 0 < served[-1] < PAGES - 1:
+                page = served[-1]
                 process.send_signal(signal.SIGSTOP)
-                count = stored_count()
-                if count % PER_PAGE and count < (PAGES - 1) * PER_PAGE:
-                    caught = count
+                if stored_count() == page * PER_PAGE and served[-1] == page:
+                    caught = page
                 else:
                     process.send_signal(signal.SIGCONT)
             time.sleep(0.005)
@@ -140,12 +142,11 @@ def test_killed_mid_page_the_next_run_resumes_at_once(app, app_ctx, httpserver, 
         if process.poll() is None:
             process.kill()
 
-    stored = stored_count()
-    assert stored == caught and stored % PER_PAGE  # part of a page is stored...
+    # The page in hand was one transaction: none of it is stored, and the cursor is the
+    # one before it (after the last whole page).
+    assert stored_count() == caught * PER_PAGE
     cursor = db.session.get(SourceState, "zendesk").cursor
-    whole_pages = stored // PER_PAGE
-    # ...and the cursor is the one after the last whole page (the start, before the first)
-    assert cursor == (f"cursor:c{whole_pages}" if whole_pages else None)
+    assert cursor == f"cursor:c{caught}"
     assert_next_run_resumes_at_once_with_everything_exactly_once(configure, httpserver, cursor)
 
 

@@ -30,6 +30,7 @@ EMAIL, TOKEN = "agent@example.org", "tok-123"
 SECRET = "whsec-test-5f2a"
 BASIC = "Basic " + base64.b64encode(f"{EMAIL}/token:{TOKEN}".encode()).decode()
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
+SEARCH_EXPORT = "/api/v2/search/export.json"
 
 
 def load(name: str) -> dict:
@@ -104,12 +105,62 @@ class FakeZendesk:
         self.put_responses: list[Response] = []
         self.log: list[dict] = []
         self.on_me: dict | None = None  # GET /api/v2/users/me.json (anonymous unless set)
+        self.views: dict[str, tuple[str, list[dict]]] = {}  # view id -> (title, its tickets now)
+        self.view_page_max = 100  # Zendesk's most per page of a view's tickets
+        self.search_index: dict[str, list[dict]] = {}  # a query (without dates) -> the tickets it matches
+        self.search_page_max = 1000  # Zendesk's most per page of a search export
 
     def on_export(self, key: str, *responses) -> None:
         self.export[key] = [r if isinstance(r, Response) else json_response(r) for r in responses]
 
     def exports(self) -> list[dict]:
         return [entry for entry in self.log if entry["path"] == EXPORT]
+
+    def searches(self) -> list[dict]:
+        return [entry for entry in self.log if entry["path"] == SEARCH_EXPORT]
+
+    def _cursor_page(self, items: list[dict], args, page_max: int) -> tuple[list[dict], dict]:
+        """One page of cursor pagination as Zendesk answers it: ``page[size]`` (capped),
+        ``page[after]`` an opaque cursor, ``meta.has_more``/``after_cursor``."""
+        size = min(int(args.get("page[size]", 100)), page_max)
+        after = args.get("page[after]")
+        start = int(base64.b64decode(after).decode().split(":")[1]) if after else 0
+        chunk = items[start:start + size]
+        more = start + size < len(items)
+        cursor = base64.b64encode(f"offset:{start + size}".encode()).decode() if chunk else None
+        meta = {"has_more": more, "after_cursor": cursor, "before_cursor": None}
+        return chunk, meta
+
+    def _view(self, view_id: str, tickets_list: bool, args) -> Response:
+        if view_id not in self.views:
+            return json_response({"error": "RecordNotFound", "description": "Not found"}, 404)
+        title, tickets = self.views[view_id]
+        if not tickets_list:
+            return json_response({"view": {"id": int(view_id), "title": title, "active": True,
+                                           "url": f"https://careloop-test.zendesk.com/api/v2/views/{view_id}.json"}})
+        chunk, meta = self._cursor_page(tickets, args, self.view_page_max)
+        base = f"https://careloop-test.zendesk.com/api/v2/views/{view_id}/tickets.json"
+        return json_response({"tickets": chunk, "meta": meta, "links": {
+            "prev": None, "next": f"{base}?page%5Bafter%5D={meta['after_cursor']}" if meta["has_more"] else None}})
+
+    def _search(self, args) -> Response:
+        """GET /api/v2/search/export: ``filter[type]`` required, ``type:`` in the query
+        refused; ``updated>``/``updated<`` compared with each indexed ticket's updated_at."""
+        if args.get("filter[type]") not in ("ticket", "user", "organization", "group"):
+            return json_response({"error": {"title": "Invalid attribute",
+                                             "message": "filter[type] is required"}}, 400)
+        query = args.get("query", "")
+        if re.search(r"(?<![\w])type:", query):
+            return json_response({"error": {"title": "Invalid search",
+                                             "message": "type is not allowed in the query"}}, 400)
+        after = dict(re.findall(r"updated([<>])(\S+)", query))
+        words = re.sub(r"\s*updated[<>]\S+", "", query).strip()
+        found = [t for t in self.search_index.get(words, [])
+                 if ("<" not in after or t["updated_at"] < after["<"])
+                 and (">" not in after or t["updated_at"] > after[">"])]
+        chunk, meta = self._cursor_page(found, args, self.search_page_max)
+        return json_response({"results": [{**t, "result_type": "ticket"} for t in chunk], "facets": None,
+                              "meta": meta, "links": {"prev": None, "next": None}})
 
     def handle(self, request: Request) -> Response:
         entry = {"at": self.time.now, "method": request.method, "path": request.path,
@@ -119,6 +170,10 @@ class FakeZendesk:
             args = request.args
             key = f"cursor:{args['cursor']}" if "cursor" in args else f"start:{args.get('start_time')}"
             return self._next(self.export, key)
+        if match := re.fullmatch(r"/api/v2/views/(\d+)(/tickets)?\.json", request.path):
+            return self._view(match.group(1), bool(match.group(2)), request.args)
+        if request.path == SEARCH_EXPORT:
+            return self._search(request.args)
         if request.path == "/api/v2/users/me.json":
             return json_response(self.on_me or {"user": {"id": None, "name": "Anonymous user", "role": "end-user"}})
         if match := re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", request.path):
