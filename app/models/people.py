@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, cast, func, literal
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -133,6 +134,17 @@ class Reporter(db.Model):
     @property
     def name_or_anonymous(self) -> str:
         return self.display_name or _l("Anonymous")  # lazy: translated where it is shown
+
+    @hybrid_property
+    def identity(self) -> str:
+        """Who this is, for counting people: one address is one person however often they
+        filed; someone who left no address is their own row."""
+        return self.email or f"reporter:{self.id}"
+
+    @identity.inplace.expression
+    @classmethod
+    def _identity_expression(cls):
+        return func.coalesce(cls.email, literal("reporter:", String) + cast(cls.id, String))
 
     @property
     def can_be_emailed(self) -> bool:

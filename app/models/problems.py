@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.audit import HANDED_OVER, Event
 from app.models.base import check_in, utcnow
+from app.models.people import Reporter
 from app.models.reports import Report
 
 if TYPE_CHECKING:
@@ -132,9 +133,9 @@ class Problem(db.Model):
     @property
     def people_affected(self) -> int:
         return db.session.scalar(
-            select(func.count(func.distinct(Report.reporter_id))).where(
-                Report.problem_id == self.id
-            )
+            select(func.count(func.distinct(Reporter.identity)))
+            .join(Report, Report.reporter_id == Reporter.id)
+            .where(Report.problem_id == self.id)
         ) or 0
 
     @property

@@ -37,11 +37,12 @@ def report_stats(only: Select | None = None):
     query = (
         select(
             Report.problem_id.label("problem_id"),
-            func.count(func.distinct(Report.reporter_id)).label("people"),
+            func.count(func.distinct(Reporter.identity)).label("people"),
             func.count(Report.id).label("reports"),
             func.min(Report.created_at).label("first_at"),
             func.max(Report.created_at).label("latest_at"),
         )
+        .join(Reporter, Reporter.id == Report.reporter_id)
         .group_by(Report.problem_id)
     )
     return (query.where(Report.problem_id.in_(only)) if only is not None else query).subquery()

@@ -181,8 +181,8 @@ def nobody_answering():
 
 
 def people_of():
-    return (select(func.count(distinct(Report.reporter_id))).where(Report.problem_id == Problem.id)
-            .correlate(Problem).scalar_subquery())
+    return (select(func.count(distinct(Reporter.identity))).join(Report, Report.reporter_id == Reporter.id)
+            .where(Report.problem_id == Problem.id).correlate(Problem).scalar_subquery())
 
 
 def reports_of():

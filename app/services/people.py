@@ -154,9 +154,10 @@ def fix_counts(problem_ids: list[int]) -> dict[int, FixCounts]:
     if not problem_ids:
         return {}
     rows = db.session.execute(
-        db.select(Event.problem_id, Event.verb, func.count(func.distinct(Report.reporter_id)))
+        db.select(Event.problem_id, Event.verb, func.count(func.distinct(Reporter.identity)))
         .join(Problem, Problem.id == Event.problem_id)
         .join(Report, Report.id == Event.report_id)
+        .join(Reporter, Reporter.id == Report.reporter_id)
         .where(Event.problem_id.in_(problem_ids), Event.verb.in_((FIX_CONFIRMED, STILL_HAPPENING)),
                Problem.status == Status.CHANGED, Event.created_at >= Problem.changed_at)
         .group_by(Event.problem_id, Event.verb)

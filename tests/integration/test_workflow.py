@@ -890,7 +890,7 @@ class TestMoveAndSplit:
         first = make_report(text="Refund late.")
         reporter = first.reporter
         second = services.file_report(text="Refund still late.", reporter=reporter, problem=first.problem)
-        other = make_report(text="Another problem entirely.")
+        other = make_report(text="Another problem entirely.", name="Sam Lee", email="sam@example.net")
         db.session.commit()
         one, two = first.problem, other.problem
         assert one.people_affected == 1
@@ -903,6 +903,9 @@ class TestMoveAndSplit:
         # the first reporter still has a report in the first problem
         assert fresh(one).people_affected == 2
         assert fresh(two).people_affected == 1
+        # the same address filing again through the form (a new reporter row) is the same person
+        make_report(text="Refund late again.", problem=fresh(one))
+        assert fresh(one).people_affected == 2
 
     def test_split_a_report_into_a_new_problem(self, make_report, leader):
         first = make_report(text="Card reader rejects contactless.", name="Ann", email="ann@example.net")
@@ -940,7 +943,7 @@ class TestMoveAndSplit:
 
     def test_move_via_the_page(self, client, auth, make_report, leader):
         report = make_report(text="Card reader rejects contactless.")
-        target = make_report(text="Card machine broken at the desk.").problem
+        target = make_report(text="Card machine broken at the desk.", name="Sam Lee", email="sam@example.net").problem
         source_id = report.problem_id
         auth.login(leader)
         response = client.post(f"/reports/{report.id}/move", data={"target": target.id})
