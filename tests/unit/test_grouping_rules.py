@@ -53,7 +53,7 @@ def test_weak_evidence_starts_a_new_problem():
     assert rules.choose(evidence(), THRESHOLDS) == ("new", [])
 
 
-def test_readability_weighs_the_model_against_the_lexical_similarity():
+def test_readability_weighs_the_english_model_against_the_multilingual_one():
     assert rules.weight(0.95) == 1.0 and rules.weight(0.0) == 0.0
     assert 0 < rules.weight(0.4) < 1
 
@@ -70,8 +70,8 @@ def test_features_use_the_whole_problem_and_margins_compare_with_the_runner_up()
 
 
 def test_scores_are_calibrated_in_zero_one_and_sorted_best_first():
-    strong = features(h1=0.9, hmean=0.8, htop3=0.85, rm1=0.9, l1=0.5, margin=0.4, vote=0.5, logn=1.5)
-    weak = features(h1=0.2, hmean=0.1, htop3=0.15, rm1=0.2, l1=0.05, margin=-0.4, vote=0.02, logn=0.7)
+    strong = features(h1=0.9, hmean=0.8, htop3=0.85, u1=0.9, l1=0.5, margin=0.4, vote=0.5, logn=1.5)
+    weak = features(h1=0.2, hmean=0.1, htop3=0.15, u1=0.2, l1=0.05, margin=-0.4, vote=0.02, logn=0.7)
     found = [rules.Candidate(2, 0, weak), rules.Candidate(1, 0, strong)]
     rules.score(rules.DEFAULT_WEIGHTS, found)
     assert [c.problem_id for c in found] == [1, 2]
@@ -84,7 +84,7 @@ def _decisions(n: int, same: bool) -> tuple[list[dict], list[bool]]:
     rows = []
     for _ in range(n):
         h = 0.75 + rng.normal(0, 0.02)
-        rows.append(features(h1=h, hmean=h - 0.1, htop3=h - 0.05, rm1=h, l1=0.4, margin=0.3, vote=0.4, logn=1.0))
+        rows.append(features(h1=h, hmean=h - 0.1, htop3=h - 0.05, u1=h, l1=0.4, margin=0.3, vote=0.4, logn=1.0))
     return rows, [same] * n
 
 
