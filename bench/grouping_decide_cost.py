@@ -5,7 +5,8 @@
 - before: the ``minilm`` backend and the old decision (the nearest report's calibrated
   score against CARELOOP_GROUPING_AUTO 0.95 / REVIEW 0.75; customers' suggestions
   ``similar_problems`` over the problems they may see, at the review threshold);
-- after: the default ``hybrid`` backend and the new decision (every report of the nearest
+- after: the default ``hybrid`` backend (MiniLM, the multilingual USE and the lexical
+  vector) and the new decision (every report of the nearest
   problems, the margin over the runner-up, identifiers, readability, calibrated scores,
   the learning's calibration check; suggestions also against public titles).
 
