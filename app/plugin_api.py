@@ -288,13 +288,17 @@ class SimilarityBackend:
     encode: Callable[[Sequence[str]], numpy.ndarray]
     slope: float
     intercept: float
-    # Optional, for backends made of two parts (see ``hybrid``): the vector is the model's
-    # part (``parts[0]`` dimensions) then a lexical part, each of length 1, and
-    # ``readable(text)`` in [0, 1] says how much of the text the model can read (the share
-    # of its words in the model's vocabulary). A text the model cannot read is compared by
-    # its lexical part, and never joined automatically. None: one part, always readable.
-    parts: tuple[int, int] | None = None
+    # Optional, for backends made of parts (see ``hybrid``): the vector is the model's part
+    # (``parts[0]`` dimensions), then a part that reads what the model cannot (a
+    # multilingual model, or the lexical vector), then optionally a lexical part, each of
+    # length 1 (the whole divided by sqrt(len(parts))). ``readable(text)`` in [0, 1] says how
+    # much of the text the first model can read (the share of its words in its vocabulary):
+    # the similarity is the first part's cosine weighed by it, plus the second part's for
+    # the rest. ``understood(text)`` says how much any part's model reads (None: as
+    # ``readable``); a text under half understood is never joined automatically.
+    parts: tuple[int, ...] | None = None
     readable: Callable[[str], float] | None = None
+    understood: Callable[[str], float] | None = None
 
     def calibrate(self, cosine):
         """Cosine similarity (a float or an array) to a score in [0, 1]."""

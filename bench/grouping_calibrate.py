@@ -41,12 +41,18 @@ def load(path, sample, seed=0):
 def prepare(rows, backend):
     texts = [r["text"] for r in rows]
     vectors = np.vstack([backend.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])
-    split = backend.parts[0] if backend.parts else vectors.shape[1]
-    m, lex = vectors[:, :split] * np.sqrt(2), vectors[:, split:] * np.sqrt(2)
+    parts = backend.parts or (vectors.shape[1],)
+    similarities, start = [], 0
+    for size in parts:  # each part's cosines (a part has length 1/sqrt(len(parts)))
+        block = vectors[:, start:start + size] * np.sqrt(len(parts))
+        similarities.append(block @ block.T)
+        start += size
     readable = np.array([backend.readable(t) if backend.readable else 1.0 for t in texts])
+    understood = [max(backend.understood(t), r) if backend.understood else r for t, r in zip(texts, readable)]
     return {
         "labels": [r["category"] for r in rows], "lang": [r.get("lang") or "en" for r in rows],
-        "SM": m @ m.T, "SL": lex @ lex.T if lex.shape[1] else m @ m.T, "readable": readable,
+        "SM": similarities[0], "SU": similarities[min(1, len(parts) - 1)], "SL": similarities[-1],
+        "readable": readable, "understood": np.array(understood),
         "marks": [frozenset(_NUMBER.findall(t)) for t in texts],
     }
 
@@ -57,8 +63,8 @@ def candidates(i, data, clusters, members):
     if i == 0:
         return []
     w = rules.weight(data["readable"][i])
-    m, lex = data["SM"][i, :i], data["SL"][i, :i]
-    h = w * m + (1 - w) * lex
+    m, u, lex = data["SM"][i, :i], data["SU"][i, :i], data["SL"][i, :i]
+    h = w * m + (1 - w) * u
     order = np.argsort(-h, kind="stable")[:576]
     problems = list(dict.fromkeys(clusters[order].tolist()))[: rules.CANDIDATE_PROBLEMS]
     voters = clusters[order[: rules.VOTERS]]
@@ -69,7 +75,7 @@ def candidates(i, data, clusters, members):
         best = rows[int(np.argmax(h[rows]))]
         mine, theirs = data["marks"][i], data["marks"][best]
         features = rules.problem_features(
-            h[rows], m[rows], lex[rows], w=w, size=len(rows), conflict=bool(mine - theirs) and bool(theirs - mine),
+            h[rows], u[rows], lex[rows], w=w, size=len(rows), conflict=bool(mine - theirs) and bool(theirs - mine),
             first=float(h[members[p][0]]),
             vote=float((strength * (voters == p)).sum()) / rules.VOTERS)
         out.append(rules.Candidate(int(p), int(best), features))
@@ -91,11 +97,12 @@ def replay(data, weights, thresholds, collect=None, oracle=False):
         rules.score(weights, found)
         if collect is not None:
             collect.extend((c.vector(), float(started[c.problem_id] == label)) for c in found)
-        evidence = rules.Evidence(readable=float(data["readable"][i]), candidates=found)
+        evidence = rules.Evidence(readable=float(data["understood"][i]), candidates=found)
         kind, chosen = rules.choose(evidence, thresholds)
         has_dup = label in seen
         for key in ("all", data["lang"][i]):
-            s = out.setdefault(key, dict(dup=0, auto=0, auto_ok=0, review=0, review_ok=0, caught=0, suggest=0))
+            s = out.setdefault(key, dict(dup=0, auto=0, auto_ok=0, review=0, review_ok=0, caught=0, suggest=0, n=0))
+            s["n"] += 1
             s["dup"] += has_dup
             right = [started[c.problem_id] == label for c in chosen]
             if kind == "auto":
@@ -121,6 +128,7 @@ def replay(data, weights, thresholds, collect=None, oracle=False):
                 "auto_precision": round(s["auto_ok"] / max(s["auto"], 1), 3),
                 "auto_coverage": round(s["auto_ok"] / max(s["dup"], 1), 3),
                 "review_precision": round(s["review_ok"] / max(s["review"], 1), 3),
+                "review_rate": round(s["review"] / max(s["n"], 1), 3),
                 "suggest_hit": round(s["suggest"] / max(s["dup"], 1), 3), "auto": s["auto"]}
             for k, s in out.items()}
 
@@ -136,6 +144,7 @@ def main() -> None:
     parser.add_argument("--review", type=float, default=0.2)
     parser.add_argument("--suggest", type=float, default=0.1)
     parser.add_argument("--autos", default="0.5,0.6,0.65,0.7,0.8")
+    parser.add_argument("--reviews", help="review thresholds to check (default: --review)")
     parser.add_argument("--cache", help="a folder to keep encoded files in between runs")
     args = parser.parse_args()
 
@@ -178,8 +187,9 @@ def main() -> None:
     for path in args.check:
         data = prepared(path)
         for auto in (float(a) for a in args.autos.split(",")):
-            result = replay(data, weights, rules.Thresholds(auto, args.review, args.suggest, args.margin))
-            print(path, f"auto={auto}", result)
+            for review in (float(r) for r in (args.reviews or str(args.review)).split(",")):
+                result = replay(data, weights, rules.Thresholds(auto, review, args.suggest, args.margin))
+                print(path, f"auto={auto} review={review}", result, flush=True)
 
 
 if __name__ == "__main__":

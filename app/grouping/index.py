@@ -499,22 +499,24 @@ class DatabaseIndex(SimilarityIndex):
             rows = rows[np.argpartition(distance[rows], take - 1)[:take]]
         return rows
 
+    def _part_words(self, w: float) -> range | None:
+        """Which 64-bit words of the sign codes to compare for a text of weight ``w``: the
+        first part's for a text the first model reads, else the second part's."""
+        parts = self.backend.parts
+        if not parts:
+            return None
+        if w >= 0.5:
+            return range(0, max(1, parts[0] // 64))
+        return range(parts[0] // 64, min(self.words, -(-(parts[0] + parts[1]) // 64)))
+
     def _search(self, vector: np.ndarray, marks: int, candidates: int,
                 problem_ids: Iterable[int] | None, exclude_report_id: int | None, w: float = 1.0):
         """Rows of the best candidates and their calibrated scores, best first. For a
-        backend of two parts, ``w`` weighs the model's cosine against the lexical one."""
-        words = None
-        if self.backend.parts:
-            split = self.backend.parts[0] // 64
-            words = range(0, split) if w >= 0.5 else range(split, self.words)
-        rows = self._candidate_rows(vector, candidates, problem_ids, exclude_report_id, words)
+        backend of parts, ``w`` weighs the first part's cosine against the second's."""
+        rows = self._candidate_rows(vector, candidates, problem_ids, exclude_report_id, self._part_words(w))
         if not len(rows):
             return rows, np.zeros(0)
-        if self.backend.parts:
-            m, lex = self._part_cosines(rows, vector)
-            cosine = w * m + (1 - w) * lex
-        else:
-            cosine = (self._vec[rows].astype(np.float32) @ vector) * self._scale[rows]
+        cosine = self._mixed(rows, vector, w)
         scores = self.backend.calibrate(cosine)
         if marks:
             theirs = self._marks[rows]
@@ -527,22 +529,49 @@ class DatabaseIndex(SimilarityIndex):
     # -- the evidence for a decision (see rules.py) --------------------------------------
 
     def _part_cosines(self, rows: np.ndarray, vector: np.ndarray,
-                      want: tuple[bool, bool] = (True, True)) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The model's and the lexical cosine of ``vector`` with the given rows (the same
-        cosine twice for a backend of one part); ``want`` skips a part not needed."""
+                      want: Sequence[bool] | None = None) -> list[np.ndarray | None]:
+        """The cosine of ``vector`` with the given rows in each part of the backend (the same
+        cosine twice for a backend of one part); ``want`` skips parts not needed."""
         scale = self._scale[rows]
         parts = self.backend.parts
         if not parts:
             cosine = (self._vec[rows].astype(np.float32) @ vector) * scale
-            return cosine, cosine
-        split = parts[0]
-        # Each part has length 1/sqrt(2) in the stored vector: twice the dot product is its cosine.
-        m = (self._vec[rows, :split].astype(np.float32) @ vector[:split]) * (2 * scale) if want[0] else None
-        lex = (self._vec[rows, split:].astype(np.float32) @ vector[split:]) * (2 * scale) if want[1] else None
-        return m, lex
+            return [cosine, cosine]
+        # Each part has length 1/sqrt(len(parts)) in the stored vector.
+        factor = len(parts) * scale
+        out: list[np.ndarray | None] = []
+        start = 0
+        for k, size in enumerate(parts):
+            if want is None or want[k]:
+                block = self._vec[rows, start:start + size].astype(np.float32)
+                out.append((block @ vector[start:start + size]) * factor)
+            else:
+                out.append(None)
+            start += size
+        return out
+
+    def _mixed(self, rows: np.ndarray, vector: np.ndarray, w: float) -> np.ndarray:
+        """The similarity decisions use: the first part's cosine weighed by ``w`` plus the
+        second part's for the rest (only the part that counts is computed)."""
+        parts = self.backend.parts
+        if not parts:
+            return self._part_cosines(rows, vector)[0]
+        if w >= 1.0:
+            return self._part_cosines(rows, vector, [True] + [False] * (len(parts) - 1))[0]
+        if w <= 0.0:
+            return self._part_cosines(rows, vector, [False, True] + [False] * (len(parts) - 2))[1]
+        first, second = self._part_cosines(rows, vector, [True, True] + [False] * (len(parts) - 2))[:2]
+        return w * first + (1 - w) * second
 
     def readability(self, text: str) -> float:
+        """How much of ``text`` the backend's first model reads (its weight; see rules.weight)."""
         return float(self.backend.readable(text)) if self.backend.readable else 1.0
+
+    def understood(self, text: str) -> float:
+        """How much of ``text`` any of the backend's models reads (automatic joins need half)."""
+        if self.backend.understood is not None:
+            return max(float(self.backend.understood(text)), self.readability(text))
+        return self.readability(text)
 
     def evidence(self, text: str, *, problem_ids: Iterable[int] | None = None,
                  exclude_report_id: int | None = None, limit: int = rules.CANDIDATE_PROBLEMS,
@@ -551,31 +580,23 @@ class DatabaseIndex(SimilarityIndex):
         yet scored: see :func:`app.grouping.rules.score`)."""
         vector, marks = self.encode(text)
         readable = self.readability(text)
+        understood = self.understood(text)
         self.refresh()
         with self._lock:
             return self._evidence(vector, marks, readable, problem_ids, exclude_report_id, limit,
-                                  set(ignore_problem_ids))
+                                  set(ignore_problem_ids), understood)
 
-    def _evidence(self, vector, marks, readable, problem_ids, exclude_report_id, limit, ignored) -> rules.Evidence:
+    def _evidence(self, vector, marks, readable, problem_ids, exclude_report_id, limit, ignored,
+                  understood: float | None = None) -> rules.Evidence:
         parts = self.backend.parts
         w = rules.weight(readable) if parts else 1.0
-        words = None
-        if parts:
-            split = parts[0] // 64
-            words = range(0, split) if w >= 0.5 else range(split, self.words)
-        evidence = rules.Evidence(readable=readable)
-        rows = self._candidate_rows(vector, 256 + 64 * limit, problem_ids, exclude_report_id, words)
+        evidence = rules.Evidence(readable=readable if understood is None else understood)
+        rows = self._candidate_rows(vector, 256 + 64 * limit, problem_ids, exclude_report_id, self._part_words(w))
         if ignored and len(rows):
             rows = rows[~np.isin(self._problem[rows], list(ignored))]
         if not len(rows):
             return evidence
-        if w >= 1.0:  # a text the model reads: candidates ranked by the model alone
-            h, _ = self._part_cosines(rows, vector, (True, False))
-        elif w <= 0.0:
-            _, h = self._part_cosines(rows, vector, (False, True))
-        else:
-            m, lex = self._part_cosines(rows, vector)
-            h = w * m + (1 - w) * lex
+        h = self._mixed(rows, vector, w)  # a text the first model reads: ranked by it alone
         order = np.argsort(-h, kind="stable")
         rows, h = rows[order], h[order]
         problems: list[int] = []
@@ -598,15 +619,15 @@ class DatabaseIndex(SimilarityIndex):
                 continue
             founder = members[int(np.argmin(self._report[members]))]  # the report that started it
             members = members[-rules.PROBLEM_REPORTS:]
-            mm, ll = self._part_cosines(members, vector)
-            hh = w * mm + (1 - w) * ll
-            fm, fl = self._part_cosines(np.array([founder]), vector)
-            first = float(w * fm[0] + (1 - w) * fl[0])
+            cosines = self._part_cosines(members, vector)
+            hh = w * cosines[0] + (1 - w) * cosines[1]
+            founders = self._part_cosines(np.array([founder]), vector)
+            first = float(w * founders[0][0] + (1 - w) * founders[1][0])
             best = members[int(np.argmax(hh))]
             theirs = self._marks[best]
             conflict = bool(marks) and theirs != 0 and (theirs & ~mine) != 0 and (mine & ~theirs) != 0
             features = rules.problem_features(
-                hh, mm, ll, w=w, size=len(members), conflict=conflict, first=first,
+                hh, cosines[1], cosines[-1], w=w, size=len(members), conflict=conflict, first=first,
                 vote=float((strength * (voters == problem)).sum()) / rules.VOTERS,
             )
             evidence.candidates.append(rules.Candidate(int(problem), int(self._report[best]), features))
@@ -625,14 +646,16 @@ class DatabaseIndex(SimilarityIndex):
         w = rules.weight(readable) if parts else 1.0
         vectors = np.vstack(self._title_vectors(list(titles.values())))
         if parts:
-            split = parts[0]
-            m = 2 * (vectors[:, :split] @ vector[:split])
-            lex = 2 * (vectors[:, split:] @ vector[split:])
+            cosines, start = [], 0
+            for size in parts:
+                cosines.append(len(parts) * (vectors[:, start:start + size] @ vector[start:start + size]))
+                start += size
         else:
-            m = lex = vectors @ vector
+            cosines = [vectors @ vector] * 2
+        h = w * cosines[0] + (1 - w) * cosines[1]
         out = []
         for i, problem_id in enumerate(titles):
-            features = rules.problem_features(np.array([w * m[i] + (1 - w) * lex[i]]), m[i:i + 1], lex[i:i + 1],
+            features = rules.problem_features(h[i:i + 1], cosines[1][i:i + 1], cosines[-1][i:i + 1],
                                               w=w, size=1, vote=0.0, conflict=False)
             out.append(rules.Candidate(int(problem_id), 0, features))
         return out
@@ -709,7 +732,7 @@ class DatabaseIndex(SimilarityIndex):
 
     def report_neighbours(self, report_id: int, *, limit: int = 5, readable: float = 1.0) -> list[tuple[int, float]]:
         """Reports most similar to a stored report (itself left out), from its stored vector
-        (``readable``: the report text's readability, for a backend of two parts)."""
+        (``readable``: the report text's readability, for a backend of parts)."""
         self.refresh()
         with self._lock:
             if report_id >= len(self._row_of) or self._row_of[report_id] < 0:

@@ -10,7 +10,10 @@ strength ``CARELOOP_GROUPING_PRIOR``, so a handful of answers nudge it and hundr
 The thresholds adapt too, within limits: the automatic threshold is the lowest value in
 [configured - 0.1, configured + 0.2] at which the refitted scores of the labelled decisions
 reach ``CARELOOP_GROUPING_PRECISION`` (at least ten decisions above it); if none does, it
-is raised to the top of that range. The review and suggestion thresholds stay as set.
+is raised to the top of that range, and if at least ten decisions score above even that
+and fall short of the precision, automatic joins stop (every such report is asked about)
+until later answers bring the precision back. The review and suggestion thresholds stay
+as set.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from app.grouping import rules
 from app.models.grouping import GroupingDecision
 
 CALIBRATION = "careloop.grouping_calibration"
+OFF = 1.01  # an automatic threshold no score reaches
 RECHECK_SECONDS = 30
 _lock = threading.Lock()
 
@@ -80,6 +84,10 @@ def adapt(features: list[dict], labels: list[bool], base: rules.Thresholds, *, m
           strength: float, precision: float) -> tuple[tuple[float, ...], rules.Thresholds]:
     """The weights and thresholds for these labelled decisions (pure; see the module doc)."""
     prior = np.asarray(rules.DEFAULT_WEIGHTS, dtype=np.float64)
+    # Decisions stored with another set of features (before an upgrade changed them) are
+    # evidence of another engine: they are left out.
+    usable = [i for i, f in enumerate(features) if all(name in f for name in rules.FEATURES)]
+    features, labels = [features[i] for i in usable], [labels[i] for i in usable]
     y = np.asarray(labels, dtype=np.float64)
     if len(y) < minimum or y.min() == y.max():
         return tuple(rules.DEFAULT_WEIGHTS), base
@@ -95,6 +103,10 @@ def adapt(features: list[dict], labels: list[bool], base: rules.Thresholds, *, m
         if above.sum() >= 10 and y[above].mean() >= precision:
             auto = float(round(t, 2))
             break
+    else:
+        above = scores >= high
+        if above.sum() >= 10 and y[above].mean() < precision:
+            auto = OFF  # leaders' answers show the precision is out of reach: ask instead
     return tuple(float(v) for v in w), rules.Thresholds(auto=max(auto, base.review), review=base.review,
                                                         suggest=base.suggest, margin=base.margin)
 

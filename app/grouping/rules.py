@@ -4,10 +4,11 @@ For a new text the index finds the nearest reports, takes the problems they belo
 for each problem compares the text with *all* its reports (the latest 200). The features:
 
 - ``h1``, ``htop3``, ``hmean``: the best, the mean of the best three, and the mean
-  similarity over the problem's reports (similarity is the model's cosine, mixed with the
-  lexical cosine by how much of the text the model can read; see ``weight``);
-- ``rm1`` / ``rl1`` / ``l1``: the model's and the lexical best cosine, weighted by
-  readability, and the lexical best unweighted (shared words);
+  similarity over the problem's reports (similarity is the English model's cosine, mixed
+  with the multilingual model's by how much of the text the English model can read; see
+  ``weight``);
+- ``u1`` / ``l1``: the multilingual model's and the lexical best cosine (a second opinion,
+  and shared words);
 - ``margin``: how far the problem's best similarity is above the best other problem's;
 - ``vote``: the similarity the problem's reports bring among the ten nearest reports,
   divided by ten (many close reports of one problem: high; one far report: low);
@@ -33,21 +34,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FEATURES = ("h1", "hmean", "htop3", "rm1", "rl1", "l1", "margin", "conflict", "logn", "vote", "unread", "hfirst")
+FEATURES = ("h1", "hmean", "htop3", "u1", "l1", "margin", "conflict", "logn", "vote", "unread", "hfirst")
 
 # Fitted by bench/grouping_calibrate.py (see the module docstring); the last is the intercept.
-DEFAULT_WEIGHTS = (3.08, -4.23, 3.11, -0.00, 3.19, 1.16, 0.50, -0.25, -1.38, 5.14, -0.21, 3.10, -1.96)
+DEFAULT_WEIGHTS = (3.26, -4.91, 2.40, 0.92, 0.87, 0.26, -0.11, -1.38, 5.32, 0.68, 3.81, -2.16)
 
 PROBLEM_REPORTS = 200  # a problem's latest reports compared with a new text
 VOTERS = 10  # nearest reports whose problems vote
 CANDIDATE_PROBLEMS = 5
-# Below this readability the model's vector says nothing: never join automatically.
+# Below this share of a text understood (by any of the backend's models), its vectors say
+# nothing: never join automatically.
 READABLE_MIN = 0.5
 
 
 def weight(readable: float) -> float:
-    """How much the model's similarity counts against the lexical one, from readability:
-    0 below 0.2 (the model cannot read it), 1 above 0.8 (English for MiniLM)."""
+    """How much the first model's similarity counts against the second part's (the
+    multilingual model's, or the lexical one), from the first model's readability: 0 below
+    0.2 (it cannot read the text), 1 above 0.8 (English for MiniLM)."""
     return min(1.0, max(0.0, (readable - 0.2) / 0.6))
 
 
@@ -66,23 +69,23 @@ class Candidate:
 
 @dataclass
 class Evidence:
-    """Everything the index found for one text."""
+    """Everything the index found for one text (``readable``: the share of it that the
+    backend's models understand; see READABLE_MIN)."""
 
     readable: float
     candidates: list[Candidate] = field(default_factory=list)
 
 
-def problem_features(h_members: np.ndarray, m_members: np.ndarray, l_members: np.ndarray, *,
+def problem_features(h_members: np.ndarray, u_members: np.ndarray, l_members: np.ndarray, *,
                      w: float, size: int, vote: float, conflict: bool, first: float | None = None) -> dict[str, float]:
-    """The features of one problem from the similarities of the text to its reports."""
+    """The features of one problem from the similarities of the text to its reports (``h``
+    the mixed similarity, ``u`` the multilingual model's, ``l`` the lexical one)."""
     ordered = np.sort(h_members)[::-1]
-    best = int(np.argmax(h_members))
     return {
         "h1": float(ordered[0]),
         "hmean": float(h_members.mean()),
         "htop3": float(ordered[:3].mean()),
-        "rm1": w * float(m_members[best]),
-        "rl1": (1 - w) * float(l_members.max()),
+        "u1": float(u_members.max()),
         "l1": float(l_members.max()),
         "conflict": float(conflict),
         "logn": math.log1p(size),

@@ -103,10 +103,11 @@ def register_similarity_backends(app: Flask) -> list[SimilarityBackend]:
     run with ``HF_HUB_OFFLINE=1``): ship the model in a package. It returns unit-length
     float32 rows; the backend's ``slope`` and ``intercept`` calibrate cosine similarity
     into a score in [0, 1] for ``similar_problems``. The grouping decision uses the
-    evidence of whole problems (``app/grouping/rules.py``); a backend made of a model part
-    and a lexical part sets ``parts`` and ``readable`` (see ``SimilarityBackend``) so a
-    text the model cannot read is compared by its lexical part and never joined
-    automatically. Change ``model`` whenever the vectors change; stored
+    evidence of whole problems (``app/grouping/rules.py``); a backend made of parts (a
+    model, then a part that reads what it cannot, then optionally a lexical part) sets
+    ``parts``, ``readable`` and ``understood`` (see ``SimilarityBackend``) so a text the
+    first model cannot read is compared by the second part, and a text no part reads is
+    never joined automatically. Change ``model`` whenever the vectors change; stored
     vectors of another model are ignored until ``careloop grouping-reindex``.
     Reference: ``app/grouping/backend.py``.
     """

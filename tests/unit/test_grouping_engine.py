@@ -113,6 +113,28 @@ def test_default_thresholds_group_a_close_paraphrase_and_not_an_unrelated_text(i
     assert decide("The lift on the third floor is out of order").kind == NEW
 
 
+def test_a_german_or_arabic_report_finds_the_english_reports_of_its_problem(index, filed):
+    # The multilingual model puts a German or Arabic text near its English paraphrase;
+    # MiniLM alone reads German as word pieces and Arabic as unknown tokens.
+    german = decide("Meine neue Karte ist nach zwei Wochen immer noch nicht angekommen.")
+    arabic = decide("لم تصلني بطاقتي الجديدة بعد أسبوعين من الطلب.")
+    for decision in (german, arabic):
+        assert decision.matches[0].problem_id == filed["card"]
+        assert decision.matches[0].score > decision.matches[1].score + 0.1
+
+
+def test_text_no_model_can_read_is_never_joined_automatically(app_ctx, index, make_report):
+    # Georgian is in neither model's vocabulary: even the same words again are only asked about.
+    text = "ბარათი ჯერ არ მოსულა ორი კვირის შემდეგ, გთხოვთ დამეხმაროთ"
+    first = make_report(text=text)
+    index.index_report(first.id, first.problem_id, first.text)
+    db.session.commit()
+    assert index.understood(text) < 0.5 <= index.understood("Die Karte ist nicht angekommen")
+    decision = decide(text + "!")
+    assert decision.matches[0].problem_id == first.problem_id
+    assert decision.kind == REVIEW
+
+
 def test_decide_on_a_stored_report_leaves_it_out(index, filed):
     (report_id,) = db.session.scalars(sa.select(SimilarityVector.report_id)
                                       .where(SimilarityVector.problem_id == filed["pin"])).all()
