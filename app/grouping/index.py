@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import logging
 import re
 import struct
 import threading
@@ -52,6 +53,8 @@ TITLES_KEPT = 20_000  # public titles' vectors, for customers' suggestions
 MARKS_PENALTY = 0.75
 FAR = 1 << 14  # added to the Hamming distance of rows that may not be returned
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,9 @@ class DatabaseIndex(SimilarityIndex):
         recent = set(conn.scalars(select(SimilarityChange.id).where(SimilarityChange.id > last - 1000)))
         self._reserve(int(conn.scalar(select(func.count()).select_from(SimilarityVector)) or 0) + 1024)
         self._read_rows(conn, SimilarityVector.report_id.isnot(None))
+        if self.stale:  # after an upgrade or a change of backend: say so, or grouping looks broken
+            log.warning("%d reports are left out of grouping: their vectors come from another model "
+                        "than %s. Run `careloop grouping-reindex` once.", self.stale, self.backend.model)
         now = time.monotonic()
         self._holes = {i: now for i in range(max(1, last - 999), last + 1) if i not in recent}
         self._last = last

@@ -354,6 +354,26 @@ def test_reindex_command_encodes_every_report(index, make_report, runner):
     assert index.size() == 5
 
 
+def test_vectors_of_another_model_are_named_until_reindexed(index, make_report, runner, caplog):
+    """After an upgrade that changes the model, the old vectors are left out; the log says
+    how many and what to run, so grouping does not just look broken."""
+    for text in CARD:
+        make_report(text=text)
+    db.session.execute(sa.update(SimilarityVector).values(model="an-older-model/1"))
+    db.session.commit()
+    index.forget()
+    with caplog.at_level("WARNING", logger="app.grouping.index"):
+        assert index.size() == 0
+    assert f"{len(CARD)} reports are left out of grouping" in caplog.text
+    assert "careloop grouping-reindex" in caplog.text
+    caplog.clear()
+    assert runner.invoke(args=["grouping-reindex"]).exit_code == 0
+    index.forget()
+    with caplog.at_level("WARNING", logger="app.grouping.index"):
+        assert index.size() == len(CARD)
+    assert "left out of grouping" not in caplog.text
+
+
 def test_a_primed_page_gives_the_same_vectors_and_matches_as_one_by_one(index, filed):
     """An import encodes its page in one batch; what each report finds must not change."""
     texts = ["Card ordered two weeks ago, still not delivered", "Refund for returned shoes is missing",
