@@ -23,6 +23,7 @@ from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
 from app.imports.linked_work import check_linked_work
+from app.imports.pipeline import ReadAhead, chunk_size
 from app.messaging.mail import WITHDRAWN
 from app.models import (
     REPORT_MOVED,
@@ -148,19 +149,24 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
     index = similarity_index()
     committed = _snapshot(result)
     try:
-        with closing(source.fetch(settings, state.cursor)) as pages:
-            for page in pages:
+        # The next pages are read and their texts encoded on a thread ahead of this one
+        # (app/imports/pipeline.py); this thread stores the tickets one by one, in order.
+        cursor = state.cursor
+        ahead = ReadAhead(current_app._get_current_object(), lambda: source.fetch(settings, cursor),
+                          index.prime, _text_to_encode, chunk=chunk_size())
+        with ahead:
+            for page, chunks in ahead:
                 # One transaction per page: its reports, then the cursor after them. Each
                 # ticket is still placed as if filed alone after the ones before it: the
                 # index's batch lets the page's tickets see each other before the commit.
                 with index.batch() if index.batches else nullcontext():
-                    index.prime([ticket_text(t) for t in page.tickets if t.status != "deleted" and not t.excluded])
                     known = _known_reports(name, page.tickets)
                     _make_people(page.tickets)
-                    for ticket in page.tickets:
-                        store_ticket(name, ticket, result, created_here=created_here, known=known)
-                        if not index.batches:
-                            db.session.commit()  # the next ticket sees this one, as if filed after it
+                    for tickets in chunks:
+                        for ticket in tickets:
+                            store_ticket(name, ticket, result, created_here=created_here, known=known)
+                            if not index.batches:
+                                db.session.commit()  # the next ticket sees this one, as if filed after it
                     resolve_pending_merges(name)
                     state.cursor = page.cursor
                     _count(run, result)
@@ -333,6 +339,11 @@ def store_ticket(source: str, ticket: Ticket, result: ImportResult, *, created_h
     else:
         result.unchanged += 1
     db.session.flush()
+
+
+def _text_to_encode(ticket: Ticket) -> str | None:
+    """The text a ticket will be filed with, if it will be filed (for reading ahead)."""
+    return ticket_text(ticket) if ticket.status != "deleted" and not ticket.excluded else None
 
 
 def ticket_text(ticket: Ticket) -> str:

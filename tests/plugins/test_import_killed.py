@@ -105,6 +105,11 @@ def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpser
     process = start_import(app, httpserver)
     try:
         assert fourth_asked.wait(120), "the import never asked for the fourth page"
+        # The run reads a page ahead while it stores the one before (app/imports/pipeline.py):
+        # kill it once the third page is committed, while it waits for the fourth.
+        deadline = time.monotonic() + 120
+        while stored_count() < 3 * PER_PAGE and time.monotonic() < deadline:
+            time.sleep(0.02)
         kill(process)
     finally:
         if process.poll() is None:
