@@ -56,10 +56,38 @@ MOODS = ["again today; I tried twice and asked at the desk.", "since Monday, eve
          "whenever it rains, it seems.", "and my neighbour has the same trouble."]
 
 
+# With --texts distinct every ticket's words differ (as in a real desk), so each one is
+# encoded; by default 180 texts repeat and the model's work is remembered after page one.
+DEVICES = ["on my phone", "on the laptop", "with the tablet", "at the kiosk", "by the ticket machine",
+           "on the old card", "with the new card", "from home", "at work", "with my partner's account",
+           "on the second try"]
+WHEN = ["before breakfast", "late at night", "around lunchtime", "on the weekend", "after the update",
+        "during the storm", "on a busy day", "when it was quiet", "just after opening", "near closing time",
+        "in the school holidays", "on a bank holiday", "at rush hour"]
+WHO = ["My daughter", "A colleague", "The man behind me", "My neighbour", "An old friend", "The driver",
+       "A nurse", "The cleaner", "My brother", "A student", "The shop assistant", "A tourist", "My aunt",
+       "The caretaker", "Another customer", "A teacher", "The porter"]
+SAID = ["said it happens to her too", "had the same thing", "told me to write to you",
+        "thought it was the weather", "laughed and said it is always like this", "was stuck as well",
+        "gave up and left", "filmed it", "asked for the manager", "said it was fixed last year",
+        "could not believe it", "called the helpline", "waited with me", "tried it twice",
+        "complained at the desk", "wrote it down", "shrugged", "said nobody listens", "took a photo"]
+
+
+def ticket_words(ticket_id: int, distinct: bool) -> str:
+    words = (f"{SUBJECTS[ticket_id % len(SUBJECTS)]} at {PLACES[ticket_id % len(PLACES)]} "
+             f"{MOODS[(ticket_id // 7) % len(MOODS)]}")
+    if distinct:  # 6 x 15 x 11 x 13 x 17 x 19 combinations by the ticket number: distinct up to 1.4 million
+        words += (f" It happened {DEVICES[ticket_id % 11]} {WHEN[ticket_id % 13]}. "
+                  f"{WHO[ticket_id % 17]} {SAID[ticket_id % 19]}.")
+    return words
+
+
 class FakeExport:
     """Pages of generated tickets: page n is asked for with ``cursor=p<n>`` (page 0 with start_time)."""
 
-    def __init__(self, tickets: int, page_size: int):
+    def __init__(self, tickets: int, page_size: int, distinct: bool = False):
+        self.distinct = distinct
         self.tickets = tickets
         self.page_size = page_size
         self.pages = math.ceil(tickets / page_size)
@@ -83,8 +111,7 @@ class FakeExport:
                 "created_at": when, "updated_at": when,
                 "subject": SUBJECTS[ticket_id % len(SUBJECTS)],
                 "raw_subject": SUBJECTS[ticket_id % len(SUBJECTS)],
-                "description": f"{SUBJECTS[ticket_id % len(SUBJECTS)]} at {PLACES[ticket_id % len(PLACES)]} "
-                               f"{MOODS[(ticket_id // 7) % len(MOODS)]}",
+                "description": ticket_words(ticket_id, self.distinct),
                 "status": "open", "requester_id": requester, "submitter_id": requester,
                 "tags": [], "followup_ids": [], "generated_timestamp": stamp,
             })
@@ -153,6 +180,9 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--per-minute", type=int, default=10, help="Zendesk's export limit (pages a minute)")
+    parser.add_argument("--texts", choices=("repeated", "distinct"), default="repeated",
+                        help="repeated: 180 texts in turn (the model's work is remembered after the first "
+                             "page); distinct: every ticket's words differ, as in a real desk")
     parser.add_argument("--database-url", default=None,
                         help="a throwaway PostgreSQL database (emptied first); default: a temporary SQLite file")
     parser.add_argument("--baseline", action="store_true",
@@ -171,7 +201,7 @@ def main() -> int:
     from app.models import Problem, Report
     from app.plugins.manager import source_settings, ticket_sources
 
-    export = FakeExport(args.tickets, args.page_size)
+    export = FakeExport(args.tickets, args.page_size, distinct=args.texts == "distinct")
     server = ThreadingHTTPServer(("127.0.0.1", 0), export.handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
@@ -253,7 +283,7 @@ def main() -> int:
     ceiling = args.per_minute * args.page_size / 60  # tickets a second Zendesk lets an export read
     rate = created / import_seconds if import_seconds else 0.0
     print(f"tickets: {args.tickets:,} in {export.pages:,} pages of {args.page_size:,}; database: {dialect}; "
-          f"grouping backend: {backend}")
+          f"grouping backend: {backend}; texts: {args.texts}")
     print(f"Zendesk's ceiling: {args.per_minute} pages of {args.page_size:,} a minute = {ceiling:,.0f} tickets/s")
     print(f"plugin only (HTTP + mapping, no database): {fetched:,} tickets in {fetch_seconds:.1f} s "
           f"= {fetched / fetch_seconds:,.0f} tickets/s = {fetched / fetch_seconds / ceiling:.2f} x the ceiling")

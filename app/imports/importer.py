@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
+from app.imports.ids import ids_before_insert
 from app.imports.linked_work import check_linked_work
 from app.imports.pipeline import ReadAhead, chunk_size
 from app.messaging.mail import WITHDRAWN
@@ -48,6 +49,7 @@ from app.services.errors import ServiceError
 from app.services.filing import Imported, Submission, submit_report
 from app.services.filing import Person as Filer
 from app.services.import_lock import RunLock, is_running
+from app.services.telling import PEOPLE_MADE
 
 log = logging.getLogger(__name__)
 REMOVED_TEXT = ""
@@ -154,7 +156,7 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
         cursor = state.cursor
         ahead = ReadAhead(current_app._get_current_object(), lambda: source.fetch(settings, cursor),
                           index.prime, _text_to_encode, chunk=chunk_size())
-        with ahead:
+        with ahead, ids_before_insert(db.session()):
             for page, chunks in ahead:
                 # One transaction per page: its reports, then the cursor after them. Each
                 # ticket is still placed as if filed alone after the ones before it: the
@@ -171,6 +173,7 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
                     state.cursor = page.cursor
                     _count(run, result)
                     db.session.commit()  # the page and the cursor after it, together
+                db.session.info.pop(PEOPLE_MADE, None)
                 committed = _snapshot(result)
                 if page.done:
                     break
@@ -190,6 +193,7 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
         log.exception("Import of %s failed", name)
         result.errors += 1
         result.error_message = f"{source.title} import failed unexpectedly: {type(error).__name__}: {error}"
+    db.session.info.pop(PEOPLE_MADE, None)
     state = db.session.get(SourceState, name)
     run = db.session.get(ImportRun, run.id)
     _count(run, result)
@@ -248,6 +252,9 @@ def _make_people(tickets: list[Ticket]) -> None:
     if rows:
         insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(Person)
         db.session.execute(insert.on_conflict_do_nothing(index_elements=[Person.email]), rows)
+    # Every address of the page has its person now (made here, by someone else, or
+    # before): the filings need not look each one up again (cleared after the page).
+    db.session.info[PEOPLE_MADE] = set(emails)
 
 
 def _created_here(name: str) -> set[str]:

@@ -81,7 +81,8 @@ def place(text: str) -> Placement:
 
 def after_filing(report: Report, placement: Placement) -> None:
     """Index the stored report and record how it was grouped (same transaction)."""
-    similarity_index().index_report(report.id, report.problem_id, report.text)
+    problem_id = report.problem.id if report.problem is not None else report.problem_id  # before a flush too
+    similarity_index().index_report(report.id, problem_id, report.text)
     if placement.grouping == "auto":
         record_event(GROUPED_AUTOMATICALLY, None, problem=report.problem, report=report,
                score=round(placement.score, 3))

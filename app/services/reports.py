@@ -228,7 +228,10 @@ def file_report(
     # An import's event names its source too, so the history can say "came in through Zendesk".
     imported = {"source": report.source} if report.channel == Channel.IMPORT else {}
     record_event(REPORT_FILED, filed_by, problem=problem, report=report, channel=report.channel, **imported)
-    db.session.flush()
+    if report.id is None or problem.id is None:
+        db.session.flush()
+    # else: an import page gave the new rows their ids already (app/imports/ids.py); they
+    # are flushed with the page's next query or its commit, in the same transaction.
     after_filing(report, placement)
     return report
 

@@ -123,10 +123,16 @@ def person_for(email: str) -> Person:
     return person
 
 
+# Addresses whose person row this transaction already holds (an import page makes its
+# people in one statement); the importer sets and clears it around each page.
+PEOPLE_MADE = "careloop.people_made"
+
+
 def ensure_person(email: str | None) -> None:
     """Make the person row for an address when someone files with it (a service, outside
     any flush), in a savepoint, so two filings at the same moment cannot collide later."""
-    if not email or db.session.scalar(db.select(Person.id).filter_by(email=email)) is not None:
+    if not email or email in db.session.info.get(PEOPLE_MADE, ()) or \
+            db.session.scalar(db.select(Person.id).filter_by(email=email)) is not None:
         return
     try:
         with db.session.begin_nested():

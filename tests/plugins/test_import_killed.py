@@ -129,15 +129,16 @@ def test_killed_mid_page_the_next_run_resumes_at_once(app, app_ctx, httpserver, 
     process = start_import(app, httpserver)
     try:
         # Freeze the process (SIGSTOP) once it holds a page it has not committed yet: the
-        # page was served, and neither its tickets nor the cursor after it are stored. If it
-        # froze after the commit, let it go on and try again on a later page. Then SIGKILL.
+        # page was served, and neither its tickets nor the cursor after it are stored (the
+        # run reads ahead, so it may hold the next one too). If it froze when it held no
+        # such page, let it go on and try again on a later page. Then SIGKILL.
         caught = None
         while process.poll() is None and caught is None:
-            if served and 0 < served[-1] < PAGES - 1:
-                page = served[-1]
+            if served and served[-1] > 0:
                 process.send_signal(signal.SIGSTOP)
-                if stored_count() == page * PER_PAGE and served[-1] == page:
-                    caught = page
+                whole = stored_count() // PER_PAGE  # pages committed; page `whole` is the next
+                if 0 < whole <= served[-1]:  # served, not committed
+                    caught = whole
                 else:
                     process.send_signal(signal.SIGCONT)
             time.sleep(0.005)
