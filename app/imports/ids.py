@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session
 
 from app.models import Problem, Report
@@ -28,6 +28,7 @@ from app.models import Problem, Report
 # Ids taken from a sequence in one round trip. Problems one at a time: their numbers are
 # shown to people (#123), and ids taken but not used are a gap in the numbers.
 BLOCKS = {Report: 256, Problem: 1}
+PENDING_PROBLEMS = "careloop.pending_problems"
 
 
 class _Allocator:
@@ -40,6 +41,14 @@ class _Allocator:
         model = type(instance)
         if model in self.free and instance.id is None:
             instance.id = self.take(model)
+            if model is Problem:
+                # The next ticket may be placed in it before it is flushed: it reads as the
+                # flush would write it, and is found by id without a flush (pending_problem).
+                for column in Problem.__table__.columns:
+                    default = column.default
+                    if default is not None and default.is_scalar and getattr(instance, column.key) is None:
+                        setattr(instance, column.key, default.arg)
+                session.info.setdefault(PENDING_PROBLEMS, {})[instance.id] = instance
 
     def take(self, model: type) -> int:
         free = self.free[model]
@@ -57,6 +66,18 @@ class _Allocator:
         return free.pop()
 
 
+def pending_problem(session: Session, problem_id: int) -> Problem | None:
+    """The problem with this id if it was added in this transaction and is not flushed yet
+    (``Session.get`` would flush the whole page to find it)."""
+    problem = session.info.get(PENDING_PROBLEMS, {}).get(problem_id)
+    return problem if problem is not None and inspect(problem).pending else None
+
+
+def forget_pending(session: Session) -> None:
+    """After a page's commit or rollback: its problems are stored, or gone."""
+    session.info.pop(PENDING_PROBLEMS, None)
+
+
 @contextmanager
 def ids_before_insert(session: Session) -> Iterator[bool]:
     """While inside, new reports and problems added to ``session`` get their ids at once
@@ -70,3 +91,4 @@ def ids_before_insert(session: Session) -> Iterator[bool]:
         yield True
     finally:
         event.remove(session, "transient_to_pending", allocator)
+        forget_pending(session)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
-from app.imports.ids import ids_before_insert
+from app.imports.ids import forget_pending, ids_before_insert
 from app.imports.linked_work import check_linked_work
 from app.imports.pipeline import ReadAhead, chunk_size
 from app.messaging.mail import WITHDRAWN
@@ -174,6 +174,7 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
                     _count(run, result)
                     db.session.commit()  # the page and the cursor after it, together
                 db.session.info.pop(PEOPLE_MADE, None)
+                forget_pending(db.session())
                 committed = _snapshot(result)
                 if page.done:
                     break

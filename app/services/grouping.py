@@ -19,6 +19,7 @@ from app.extensions import db
 from app.grouping import AUTO, REVIEW, decide, similarity_index
 from app.grouping.learning import calibration, forget
 from app.grouping.rules import score
+from app.imports.ids import pending_problem
 from app.messaging.compose import add_message, render_message
 from app.models import (
     DUPLICATE_CONFIRMED,
@@ -66,7 +67,8 @@ def place(text: str) -> Placement:
         decision = decide(text)
     if decision.kind not in (AUTO, REVIEW) or decision.problem_id is None:
         return Placement(None)
-    candidate = db.session.get(Problem, decision.problem_id)
+    # A problem an import page made a moment ago is found without flushing the page.
+    candidate = pending_problem(db.session(), decision.problem_id) or db.session.get(Problem, decision.problem_id)
     while candidate is not None and candidate.merged_into_id is not None:
         candidate = candidate.merged_into
     if candidate is None:
