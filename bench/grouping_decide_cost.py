@@ -67,7 +67,6 @@ def legacy_suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:
 
     from app.extensions import db
     from app.grouping import similarity_index
-    from app.grouping.backend import MiniLM
     from app.models import Problem
     from app.services.grouping import visible_open_problem_ids
 
@@ -86,6 +85,7 @@ def build(name: str, folder: Path, config: dict, reports: int, rng: random.Rando
     from app import create_app
     from app.extensions import db
     from app.grouping import similarity_index
+    from app.grouping.backend import MiniLM
     from app.models import Problem
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / (name + '.sqlite')}",
