@@ -39,11 +39,11 @@ run: install
 	$(CARELOOP) run --host $(HOST) --port $(PORT)
 
 ## make lock: pin every dependency with hashes (plain requirements form, no registry address)
-PIP_COMPILE ?= pip-compile
+LOCK_COMPILER ?= pip-compile
 LOCK_FLAGS := --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe
 lock:
-	$(PIP_COMPILE) $(LOCK_FLAGS) --extra server -o requirements.lock pyproject.toml
-	$(PIP_COMPILE) $(LOCK_FLAGS) --extra server --extra test -o requirements-test.lock pyproject.toml
+	$(LOCK_COMPILER) $(LOCK_FLAGS) --extra server -o requirements.lock pyproject.toml
+	$(LOCK_COMPILER) $(LOCK_FLAGS) --extra server --extra test -o requirements-test.lock pyproject.toml
 
 ## make wheel-check: build the wheel, install it outside the checkout and run it as in production
 wheel-check: install-test

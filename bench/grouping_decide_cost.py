@@ -28,6 +28,7 @@ the machine falls on both alike, it measures:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import shutil
@@ -84,6 +85,7 @@ def build(name: str, folder: Path, config: dict, reports: int, rng: random.Rando
     from app import create_app
     from app.extensions import db
     from app.grouping import similarity_index
+    from app.grouping.backend import MiniLM
     from app.models import Problem
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / (name + '.sqlite')}",
@@ -91,6 +93,8 @@ def build(name: str, folder: Path, config: dict, reports: int, rng: random.Rando
     with app.app_context():
         upgrade()
         index = similarity_index()
+        if name == "before":  # last round's model: MiniLM's MatMuls in float32
+            index.backend = dataclasses.replace(index.backend, encode=MiniLM(int8=False))
         pool_texts = [generated_text(rng, topic=t) for t in range(2000)]
         pool = index.backend.encode(pool_texts)
         fill(app, reports, pool, pool_texts, rng)
