@@ -66,6 +66,17 @@ class Match:
     report_id: int | None = None
 
 
+def _undominated(similarities: np.ndarray, keep: int) -> np.ndarray:
+    """Columns of ``similarities`` (one row per kind of similarity) that fewer than
+    ``keep`` other columns beat on every row, in their order. Only the ``4 * keep`` best
+    by the first row are tried as the ones that beat them (any ``keep`` of them beating a
+    column is enough to leave it out)."""
+    first = similarities[0]
+    leaders = np.argsort(-first, kind="stable")[: 4 * keep]
+    beaten = (similarities[:, leaders, None] > similarities[:, None, :]).all(axis=0).sum(axis=0)
+    return np.flatnonzero(beaten < keep)
+
+
 class SimilarityIndex:
     """What the rest of Careloop uses; see :class:`DatabaseIndex` for the implementation."""
 
@@ -662,9 +673,15 @@ class DatabaseIndex(SimilarityIndex):
         rules.add_margins(evidence.candidates)
         return evidence
 
-    def title_candidates(self, text: str, titles: dict[int, str]) -> list[rules.Candidate]:
+    def title_candidates(self, text: str, titles: dict[int, str], *, keep: int | None = None) -> list[rules.Candidate]:
         """Evidence that ``text`` is about each problem judged by its title alone (a
-        public title a customer recognises), as candidates with one report each."""
+        public title a customer recognises), as candidates with one report each.
+
+        With ``keep``, only titles that could rank among the best ``keep`` are returned: a
+        title that ``keep`` others beat on every similarity (mixed, multilingual, lexical)
+        is left out, as its score is lower than theirs whenever the calibrated score does
+        not fall as a similarity rises (true of the default weights). Building each
+        title's features costs more than the search itself when there are hundreds."""
         titles = {p: t for p, t in titles.items() if t and t.strip()}
         if not titles:
             return []
@@ -681,8 +698,13 @@ class DatabaseIndex(SimilarityIndex):
         else:
             cosines = [blocks[0] @ vector] * 2
         h = w * cosines[0] + (1 - w) * cosines[1]
+        chosen = range(len(titles))
+        if keep is not None and len(titles) > keep:
+            chosen = _undominated(np.stack([h, cosines[1], cosines[-1]]), keep).tolist()
+        ids = list(titles)
         out = []
-        for i, problem_id in enumerate(titles):
+        for i in chosen:
+            problem_id = ids[i]
             features = rules.problem_features(h[i:i + 1], cosines[1][i:i + 1], cosines[-1][i:i + 1],
                                               w=w, size=1, vote=0.0, conflict=False)
             out.append(rules.Candidate(int(problem_id), 0, features))
