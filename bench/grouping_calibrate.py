@@ -9,11 +9,15 @@ clean start), then, three times, with the engine's own decisions (auto joins at
 prints, for several automatic thresholds, the targets' figures on every file given with
 --check (calibrate on one half, check on the other; see grouping_split.py).
 
-    python bench/grouping_split.py ../shared/data/reports-dev/reports-dev.csv --out /tmp/dev
     python bench/grouping_split.py ../shared/data/banking77/train.csv --out /tmp/b77
-    .venv/bin/python bench/grouping_calibrate.py --fit /tmp/dev-dev.csv --fit /tmp/b77-dev.csv \\
-        --sample 2500 --check /tmp/dev-heldout.csv --check ../shared/data/reports-dev/reports-dev.csv \\
-        --check /tmp/b77-heldout.csv
+    .venv/bin/python bench/grouping_calibrate.py --cache /tmp/cal \\
+        --fit-half ../shared/data/reports-dev/reports-dev.csv --fit /tmp/b77-dev.csv \\
+        --train-auto 0.5 --margin 0.1 --review 0.3 --suggest 0.2 \\
+        --check ../shared/data/reports-dev/reports-dev.csv --check /tmp/b77-heldout.csv
+
+--fit-half fits on half of a file's labels but replays the whole file, so the held-out
+problems' near misses stay in the stream; its --check figures come for the held-out half
+(never fitted) and the fitted half apart.
 """
 
 from __future__ import annotations
