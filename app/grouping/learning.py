@@ -7,8 +7,8 @@ decisions of both kinds, the logistic weights are fitted again to them: a maximu
 posteriori fit whose prior is the shipped calibration (``rules.DEFAULT_WEIGHTS``) with
 strength ``CARELOOP_GROUPING_PRIOR``, so a handful of answers nudge it and hundreds move it.
 
-Answers do not all weigh the same: an automatic join a leader undid, or a report moved out
-of the problem it was joined to, is a mistake the engine made on its own, and counts
+Answers do not all weigh the same: an automatic join a leader undid, or a report a leader moved
+out of its problem, is a grouping that was made and was wrong (not a question asked), and counts
 ``MISTAKE_WEIGHT`` times (in the fit and in the measured precision below).
 
 The automatic threshold adapts too, conservatively: it is the lowest value in
