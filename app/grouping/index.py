@@ -758,8 +758,7 @@ class DatabaseIndex(SimilarityIndex):
         if not alone.candidates:
             return None
         features = dict(alone.candidates[0].features)
-        best_other = max((c.features["h1"] for c in evidence.candidates), default=0.0)
-        features["margin"] = features["h1"] - best_other
+        rules.contrast(features, [c.features for c in evidence.candidates])
         features["vote"] = 0.0
         return features
 
