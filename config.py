@@ -293,7 +293,7 @@ class Config:
     # The backend's name is checked against the registered backends when plugins load.
     CARELOOP_GROUPING_BACKEND = setting("CARELOOP_GROUPING_BACKEND", "hybrid", text(
         r"[A-Za-z0-9_.\-]+", "a similarity backend's name, e.g. hybrid, minilm, use or lexical"))
-    CARELOOP_GROUPING_AUTO = setting("CARELOOP_GROUPING_AUTO", 0.7, number(0, 1))
+    CARELOOP_GROUPING_AUTO = setting("CARELOOP_GROUPING_AUTO", 0.8, number(0, 1))
     CARELOOP_GROUPING_REVIEW = setting("CARELOOP_GROUPING_REVIEW", 0.3, number(0, 1))
     CARELOOP_GROUPING_MARGIN = setting("CARELOOP_GROUPING_MARGIN", 0.1, number(0, 1))
     CARELOOP_GROUPING_THREADS = setting("CARELOOP_GROUPING_THREADS", 1, integer(1, 256))

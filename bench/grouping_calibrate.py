@@ -9,11 +9,15 @@ clean start), then, three times, with the engine's own decisions (auto joins at
 prints, for several automatic thresholds, the targets' figures on every file given with
 --check (calibrate on one half, check on the other; see grouping_split.py).
 
-    python bench/grouping_split.py ../shared/data/reports-dev/reports-dev.csv --out /tmp/dev
     python bench/grouping_split.py ../shared/data/banking77/train.csv --out /tmp/b77
-    .venv/bin/python bench/grouping_calibrate.py --fit /tmp/dev-dev.csv --fit /tmp/b77-dev.csv \\
-        --sample 2500 --check /tmp/dev-heldout.csv --check ../shared/data/reports-dev/reports-dev.csv \\
-        --check /tmp/b77-heldout.csv
+    .venv/bin/python bench/grouping_calibrate.py --cache /tmp/cal \\
+        --fit-half ../shared/data/reports-dev/reports-dev.csv --fit /tmp/b77-dev.csv \\
+        --train-auto 0.5 --margin 0.1 --review 0.3 --suggest 0.2 \\
+        --check ../shared/data/reports-dev/reports-dev.csv --check /tmp/b77-heldout.csv
+
+--fit-half fits on half of a file's labels but replays the whole file, so the held-out
+problems' near misses stay in the stream; its --check figures come for the held-out half
+(never fitted) and the fitted half apart.
 """
 
 from __future__ import annotations
@@ -83,7 +87,17 @@ def candidates(i, data, clusters, members):
     return out
 
 
-def replay(data, weights, thresholds, collect=None, oracle=False):
+def halves(data):
+    """The labels fitted on (even positions in sorted order) and held out (odd), as
+    grouping_split.py splits them, but kept in one stream (near misses stay together)."""
+    labels = sorted(set(data["labels"]))
+    return set(labels[0::2]), set(labels[1::2])
+
+
+def replay(data, weights, thresholds, collect=None, oracle=False, fit_labels=None, scored=None):
+    """Replay the file; ``collect`` gets the candidates' features and labels of rows whose
+    label is in ``fit_labels`` (all if None); figures count rows whose label is in
+    ``scored`` (all if None)."""
     from app.grouping import rules
 
     n = len(data["labels"])
@@ -95,12 +109,12 @@ def replay(data, weights, thresholds, collect=None, oracle=False):
     for i, label in enumerate(data["labels"]):
         found = candidates(i, data, clusters, members)
         rules.score(weights, found)
-        if collect is not None:
+        if collect is not None and (fit_labels is None or label in fit_labels):
             collect.extend((c.vector(), float(started[c.problem_id] == label)) for c in found)
         evidence = rules.Evidence(readable=float(data["understood"][i]), candidates=found)
         kind, chosen = rules.choose(evidence, thresholds)
         has_dup = label in seen
-        for key in ("all", data["lang"][i]):
+        for key in ("all", data["lang"][i]) if scored is None or label in scored else ():
             s = out.setdefault(key, dict(dup=0, auto=0, auto_ok=0, review=0, review_ok=0, caught=0, suggest=0, n=0))
             s["n"] += 1
             s["dup"] += has_dup
@@ -146,6 +160,10 @@ def main() -> None:
     parser.add_argument("--autos", default="0.5,0.6,0.65,0.7,0.8")
     parser.add_argument("--reviews", help="review thresholds to check (default: --review)")
     parser.add_argument("--cache", help="a folder to keep encoded files in between runs")
+    parser.add_argument("--fit-half", action="append", default=[],
+                        help="fit on the even half of this file's labels, replayed in one stream (near misses "
+                             "included); given with --check too, its figures come for the odd (held-out) "
+                             "half and the fitted half apart")
     args = parser.parse_args()
 
     from app import create_app
@@ -173,23 +191,33 @@ def main() -> None:
                 pickle.dump(prepare(load(path, args.sample), backend), handle)
         with open(cached, "rb") as handle:
             return pickle.load(handle)
-    if args.fit:
-        sets = [prepared(path) for path in args.fit]
+    if args.fit or args.fit_half:
+        sets = [prepared(path) for path in args.fit + args.fit_half]
         rows: list = []
-        for data in sets:
-            replay(data, weights, rules.Thresholds(1.1, args.review, args.suggest, args.margin), rows, oracle=True)
+        fitted = [None] * len(args.fit) + [halves(data)[0] for data in sets[len(args.fit):]]
+        for data, labels in zip(sets, fitted):
+            replay(data, weights, rules.Thresholds(1.1, args.review, args.suggest, args.margin), rows, oracle=True,
+                   fit_labels=labels)
         weights = fit(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.zeros(len(weights)), 1.0)
         for _ in range(3):
-            for data in sets:
-                replay(data, weights, rules.Thresholds(args.train_auto, args.review, args.suggest, args.margin), rows)
+            for data, labels in zip(sets, fitted):
+                replay(data, weights, rules.Thresholds(args.train_auto, args.review, args.suggest, args.margin), rows,
+                       fit_labels=labels)
             weights = fit(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.zeros(len(weights)), 1.0)
         print("DEFAULT_WEIGHTS = (" + ", ".join(f"{v:.2f}" for v in weights) + ")")
     for path in args.check:
         data = prepared(path)
         for auto in (float(a) for a in args.autos.split(",")):
             for review in (float(r) for r in (args.reviews or str(args.review)).split(",")):
-                result = replay(data, weights, rules.Thresholds(auto, review, args.suggest, args.margin))
-                print(path, f"auto={auto} review={review}", result, flush=True)
+                thresholds = rules.Thresholds(auto, review, args.suggest, args.margin)
+                if path in args.fit_half:
+                    fit_half, held_half = halves(data)
+                    print(path, f"auto={auto} review={review} held-out labels",
+                          replay(data, weights, thresholds, scored=held_half), flush=True)
+                    print(path, f"auto={auto} review={review} fitted labels",
+                          replay(data, weights, thresholds, scored=fit_half), flush=True)
+                else:
+                    print(path, f"auto={auto} review={review}", replay(data, weights, thresholds), flush=True)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,17 @@ class Match:
     report_id: int | None = None
 
 
+def _undominated(similarities: np.ndarray, keep: int) -> np.ndarray:
+    """Columns of ``similarities`` (one row per kind of similarity) that fewer than
+    ``keep`` other columns beat on every row, in their order. Only the ``4 * keep`` best
+    by the first row are tried as the ones that beat them (any ``keep`` of them beating a
+    column is enough to leave it out)."""
+    first = similarities[0]
+    leaders = np.argsort(-first, kind="stable")[: 4 * keep]
+    beaten = (similarities[:, leaders, None] > similarities[:, None, :]).all(axis=0).sum(axis=0)
+    return np.flatnonzero(beaten < keep)
+
+
 class SimilarityIndex:
     """What the rest of Careloop uses; see :class:`DatabaseIndex` for the implementation."""
 
@@ -144,6 +155,8 @@ class DatabaseIndex(SimilarityIndex):
         self._batch = threading.local()  # this thread's batch (see ``batch``)
         self._encoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._title_block: tuple[tuple[str, ...], list[np.ndarray]] | None = None  # the last titles asked for
+        self._read: OrderedDict[str, tuple[float, float]] = OrderedDict()  # recent texts' readability
         self._reset()
 
     # -- the process's copy ----------------------------------------------------------
@@ -571,13 +584,30 @@ class DatabaseIndex(SimilarityIndex):
 
     def readability(self, text: str) -> float:
         """How much of ``text`` the backend's first model reads (its weight; see rules.weight)."""
-        return float(self.backend.readable(text)) if self.backend.readable else 1.0
+        return self._readings(text)[0]
 
     def understood(self, text: str) -> float:
         """How much of ``text`` any of the backend's models reads (automatic joins need half)."""
+        return self._readings(text)[1]
+
+    def _readings(self, text: str) -> tuple[float, float]:
+        """``readability`` and ``understood`` of a text, remembered for recent texts like
+        their vectors (a suggestion, then its filing, ask for both several times; the
+        tokenizers cost as much as the search)."""
+        with self._lock:
+            hit = self._read.get(text)
+            if hit is not None:
+                self._read.move_to_end(text)
+                return hit
+        readable = float(self.backend.readable(text)) if self.backend.readable else 1.0
+        understood = readable
         if self.backend.understood is not None:
-            return max(float(self.backend.understood(text)), self.readability(text))
-        return self.readability(text)
+            understood = max(float(self.backend.understood(text)), readable)
+        with self._lock:
+            self._read[text] = (readable, understood)
+            while len(self._read) > ENCODED_KEPT:
+                self._read.popitem(last=False)
+        return readable, understood
 
     def evidence(self, text: str, *, problem_ids: Iterable[int] | None = None,
                  exclude_report_id: int | None = None, limit: int = rules.CANDIDATE_PROBLEMS,
@@ -618,17 +648,24 @@ class DatabaseIndex(SimilarityIndex):
         if exclude_report_id is not None and exclude_report_id < len(self._row_of):
             excluded = int(self._row_of[exclude_report_id])
         mine = np.uint64(marks)
+        # Every live row of the candidate problems in one pass over the copy, then by problem.
+        stored = self._problem[:n]
+        wanted = stored == problems[0]
+        for problem in problems[1:]:  # a few comparisons: cheaper than np.isin's sort
+            wanted |= stored == problem
+        near = np.flatnonzero(wanted & self._alive[:n])
+        near = near[near != excluded]
+        of_problem = self._problem[near]
         for problem in problems:
-            members = np.flatnonzero(self._alive[:n] & (self._problem[:n] == problem))
-            members = members[members != excluded]
+            members = near[of_problem == problem]
             if not len(members):
                 continue
             founder = members[int(np.argmin(self._report[members]))]  # the report that started it
             members = members[-rules.PROBLEM_REPORTS:]
-            cosines = self._part_cosines(members, vector)
+            both = self._part_cosines(np.append(members, founder), vector)  # the founder last
+            cosines = [c[:-1] for c in both]
             hh = w * cosines[0] + (1 - w) * cosines[1]
-            founders = self._part_cosines(np.array([founder]), vector)
-            first = float(w * founders[0][0] + (1 - w) * founders[1][0])
+            first = float(w * both[0][-1] + (1 - w) * both[1][-1])
             best = members[int(np.argmax(hh))]
             theirs = self._marks[best]
             conflict = bool(marks) and theirs != 0 and (theirs & ~mine) != 0 and (mine & ~theirs) != 0
@@ -640,9 +677,15 @@ class DatabaseIndex(SimilarityIndex):
         rules.add_margins(evidence.candidates)
         return evidence
 
-    def title_candidates(self, text: str, titles: dict[int, str]) -> list[rules.Candidate]:
+    def title_candidates(self, text: str, titles: dict[int, str], *, keep: int | None = None) -> list[rules.Candidate]:
         """Evidence that ``text`` is about each problem judged by its title alone (a
-        public title a customer recognises), as candidates with one report each."""
+        public title a customer recognises), as candidates with one report each.
+
+        With ``keep``, only titles that could rank among the best ``keep`` are returned: a
+        title that ``keep`` others beat on every similarity (mixed, multilingual, lexical)
+        is left out, as its score is lower than theirs whenever the calibrated score does
+        not fall as a similarity rises (true of the default weights). Building each
+        title's features costs more than the search itself when there are hundreds."""
         titles = {p: t for p, t in titles.items() if t and t.strip()}
         if not titles:
             return []
@@ -650,21 +693,43 @@ class DatabaseIndex(SimilarityIndex):
         readable = self.readability(text)
         parts = self.backend.parts
         w = rules.weight(readable) if parts else 1.0
-        vectors = np.vstack(self._title_vectors(list(titles.values())))
+        blocks = self._title_blocks(tuple(titles.values()))
         if parts:
             cosines, start = [], 0
-            for size in parts:
-                cosines.append(len(parts) * (vectors[:, start:start + size] @ vector[start:start + size]))
+            for size, block in zip(parts, blocks):
+                cosines.append(len(parts) * (block @ vector[start:start + size]))
                 start += size
         else:
-            cosines = [vectors @ vector] * 2
+            cosines = [blocks[0] @ vector] * 2
         h = w * cosines[0] + (1 - w) * cosines[1]
+        chosen = range(len(titles))
+        if keep is not None and len(titles) > keep:
+            chosen = _undominated(np.stack([h, cosines[1], cosines[-1]]), keep).tolist()
+        ids = list(titles)
         out = []
-        for i, problem_id in enumerate(titles):
+        for i in chosen:
+            problem_id = ids[i]
             features = rules.problem_features(h[i:i + 1], cosines[1][i:i + 1], cosines[-1][i:i + 1],
                                               w=w, size=1, vote=0.0, conflict=False)
             out.append(rules.Candidate(int(problem_id), 0, features))
         return out
+
+    def _title_blocks(self, titles: tuple[str, ...]) -> list[np.ndarray]:
+        """The titles' vectors stacked, one contiguous matrix per part of the backend (the
+        whole vector for a backend of one part); the last set asked for is kept, as the
+        same public titles are asked for on every customer's suggestion."""
+        with self._lock:
+            kept = self._title_block
+        if kept is not None and kept[0] == titles:
+            return kept[1]
+        vectors = np.vstack(self._title_vectors(list(titles)))
+        blocks, start = [], 0
+        for size in self.backend.parts or (self.dim,):
+            blocks.append(np.ascontiguousarray(vectors[:, start:start + size]))
+            start += size
+        with self._lock:
+            self._title_block = (titles, blocks)
+        return blocks
 
     def _title_vectors(self, titles: list[str]) -> list[np.ndarray]:
         """Vectors of problem titles, kept apart from the texts being filed (titles are few
@@ -693,8 +758,7 @@ class DatabaseIndex(SimilarityIndex):
         if not alone.candidates:
             return None
         features = dict(alone.candidates[0].features)
-        best_other = max((c.features["h1"] for c in evidence.candidates), default=0.0)
-        features["margin"] = features["h1"] - best_other
+        rules.contrast(features, [c.features for c in evidence.candidates])
         features["vote"] = 0.0
         return features
 
@@ -762,3 +826,5 @@ class DatabaseIndex(SimilarityIndex):
             self._reset()
             self._encoded.clear()
             self._titles.clear()
+            self._title_block = None
+            self._read.clear()

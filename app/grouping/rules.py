@@ -10,6 +10,10 @@ for each problem compares the text with *all* its reports (the latest 200). The 
 - ``u1`` / ``l1``: the multilingual model's and the lexical best cosine (a second opinion,
   and shared words);
 - ``margin``: how far the problem's best similarity is above the best other problem's;
+- ``umargin`` / ``uagree``: the same contrast in the multilingual model's space (its best
+  cosine for this problem minus the best other problem's), and 1 when that model, too,
+  ranks this problem first: two models that agree on the problem are rarely both fooled
+  by shared vocabulary;
 - ``vote``: the similarity the problem's reports bring among the ten nearest reports,
   divided by ten (many close reports of one problem: high; one far report: low);
 - ``conflict``: 1 when the text and the problem's nearest report each cite a number or
@@ -34,10 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FEATURES = ("h1", "hmean", "htop3", "u1", "l1", "margin", "conflict", "logn", "vote", "unread", "hfirst")
+FEATURES = ("h1", "hmean", "htop3", "u1", "l1", "margin", "conflict", "logn", "vote", "unread", "hfirst",
+            "umargin", "uagree")
 
 # Fitted by bench/grouping_calibrate.py (see the module docstring); the last is the intercept.
-DEFAULT_WEIGHTS = (3.26, -4.91, 2.40, 0.92, 0.87, 0.26, -0.11, -1.38, 5.32, 0.68, 3.81, -2.16)
+DEFAULT_WEIGHTS = (0.64, -5.04, 4.87, 1.71, 0.48, 1.90, -0.49, -1.33, 4.05, 0.42, 3.65, -1.40, 0.36, -2.26)
 
 PROBLEM_REPORTS = 200  # a problem's latest reports compared with a new text
 VOTERS = 10  # nearest reports whose problems vote
@@ -92,14 +97,23 @@ def problem_features(h_members: np.ndarray, u_members: np.ndarray, l_members: np
         "vote": vote,
         "unread": 1 - w,
         "hfirst": float(ordered[0] if first is None else first),
-        "margin": 0.0,  # set by add_margins once every candidate is known
+        "margin": 0.0,  # these three are set by add_margins once every candidate is known
+        "umargin": 0.0,
+        "uagree": 0.0,
     }
+
+
+def contrast(features: dict[str, float], others: Sequence[dict[str, float]]) -> None:
+    """Set the features that compare one problem with the other candidates (``margin``,
+    ``umargin``, ``uagree``)."""
+    features["margin"] = features["h1"] - max((o["h1"] for o in others), default=0.0)
+    features["umargin"] = features["u1"] - max((o["u1"] for o in others), default=0.0)
+    features["uagree"] = float(features["umargin"] > 0)
 
 
 def add_margins(candidates: Sequence[Candidate]) -> None:
     for i, candidate in enumerate(candidates):
-        other = max((c.features["h1"] for j, c in enumerate(candidates) if j != i), default=0.0)
-        candidate.features["margin"] = candidate.features["h1"] - other
+        contrast(candidate.features, [c.features for j, c in enumerate(candidates) if j != i])
 
 
 def score(weights: Sequence[float], candidates: Sequence[Candidate]) -> None:

@@ -314,6 +314,13 @@ def visible_open_problem_ids(*, staff: bool) -> list[int]:
     return list(db.session.scalars(query))
 
 
+def visible_public_titles() -> dict[int, str]:
+    """The problems customers may be shown, with their public titles (one query)."""
+    query = db.select(Problem.id, Problem.public_title).where(
+        Problem.is_open, Problem.merged_into_id.is_(None), Problem.public_title.is_not(None))
+    return dict(db.session.execute(query).all())
+
+
 def suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:
     """Up to ``limit`` similar open problems for a filer, with the same visibility rules
     everywhere (form, JSON endpoint, confirmation step). Scored like the grouping decision,
@@ -323,7 +330,8 @@ def suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:
     text = (text or "").strip()
     if len(text) < 12:
         return []
-    allowed = visible_open_problem_ids(staff=staff)
+    titles = {} if staff else visible_public_titles()
+    allowed = visible_open_problem_ids(staff=True) if staff else list(titles)
     if not allowed:
         return []
     index = similarity_index()
@@ -332,8 +340,7 @@ def suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:
     score(chosen.weights, evidence.candidates)
     scores = {c.problem_id: c.score for c in evidence.candidates}
     if not staff:
-        titles = dict(db.session.execute(db.select(Problem.id, Problem.public_title).where(Problem.id.in_(allowed))).all())
-        titled = index.title_candidates(text, titles)
+        titled = index.title_candidates(text, titles, keep=limit)
         score(chosen.weights, titled)
         for candidate in titled:
             scores[candidate.problem_id] = max(scores.get(candidate.problem_id, 0.0), candidate.score)

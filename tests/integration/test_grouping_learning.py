@@ -30,7 +30,8 @@ LIFT = "The lift in block B has been stuck on the ground floor since Friday."
 @pytest.fixture
 def settings(app_ctx):
     keys = ("CARELOOP_GROUPING_AUTO", "CARELOOP_GROUPING_REVIEW", "CARELOOP_GROUPING_LEARN_MIN",
-            "CARELOOP_GROUPING_PRIOR", "CARELOOP_SUGGEST_MIN", "CARELOOP_GROUPING_MARGIN")
+            "CARELOOP_GROUPING_PRIOR", "CARELOOP_SUGGEST_MIN", "CARELOOP_GROUPING_MARGIN",
+            "CARELOOP_GROUPING_PRECISION")
     saved = {k: app_ctx.config.get(k) for k in keys}
 
     def set_(**values):
@@ -95,6 +96,45 @@ def test_undone_automatic_joins_teach_it_not_to_join_such_reports(make_report, m
     assert learned.decisions == stored
     assert decide(CARD_AGAIN[-1]).kind != AUTO
     assert first.problem_id is not None
+
+
+def test_automatic_joins_wait_until_confirmed_decisions_show_the_precision(make_report, make_user, settings):
+    """Learning is careful with automatic joins: a few answers switch them off until enough
+    confirmed decisions score above a threshold to show the configured precision with
+    confidence; then they resume (and fail if the confirmations are ignored)."""
+    settings(grouping_auto=1.01, grouping_review=0.05, grouping_learn_min=5, grouping_prior=1.0,
+             grouping_precision=0.8, grouping_margin=0.0)
+    leader = make_user(Role.ADMIN)
+    make_report(text=CARD)
+    other = make_report(text=LIFT)
+    asked = make_report(text="The lift in block C makes a grinding noise between floors.")
+    question = db.session.scalar(db.select(GroupingReview).where(GroupingReview.report_id == asked.id))
+    if question is not None and question.candidate_problem_id == other.problem_id:
+        grouping.reject_review(question, leader)  # a different problem: one answer of the other kind
+    else:
+        grouping.undo_auto_grouping(asked, leader) if asked.grouping == "auto" else None
+    db.session.commit()
+
+    def confirm_all(texts):
+        for text in texts:
+            report = make_report(text=text)
+            review = db.session.scalar(db.select(GroupingReview).where(GroupingReview.report_id == report.id))
+            assert review is not None
+            grouping.confirm_review(review, leader)
+            db.session.commit()
+
+    endings = ("", " Please fix it.", " Thanks.", " Still the same today.", " Help!", " Again.")
+    confirm_all([CARD_AGAIN[0], CARD_AGAIN[1], CARD_AGAIN[2], CARD_AGAIN[3]])
+    settings(grouping_auto=0.8)
+    few = calibration()
+    assert few.decisions > 0 and few.thresholds.auto > 1  # too few answers to be sure: ask
+    assert decide(CARD_AGAIN[-1]).kind != AUTO
+    settings(grouping_auto=1.01)
+    confirm_all([text + ending for ending in endings[1:] for text in CARD_AGAIN[:5]])
+    settings(grouping_auto=0.8)
+    sure = calibration()
+    assert sure.decisions >= 20 and sure.thresholds.auto <= 0.9
+    assert decide(CARD_AGAIN[-1]).kind == AUTO
 
 
 def test_triage_shows_candidates_and_merges_one_or_several_in_one_step(make_report, make_user, client, auth, settings):
