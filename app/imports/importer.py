@@ -113,11 +113,13 @@ def _close_abandoned_runs(name: str, state: SourceState) -> None:
 def import_from_source(name: str, trigger: str = "command") -> ImportResult:
     """Run one import of a source to the end of what it has now; commits as it goes.
 
-    Each ticket is committed as soon as it is stored, so the next one in the same page is
-    grouped with it exactly as if both had been filed one after the other; the page's
-    cursor is committed after its last ticket. A run killed mid-page stored some of that
-    page: the next run asks for the page again and finds those tickets already there
-    (storing is idempotent), so nothing is lost or stored twice.
+    A page is one transaction: its tickets, then its cursor. Within it the similarity
+    index's ``batch()`` lets each ticket see the ones before it, so a ticket is grouped
+    exactly as if the page's tickets had been filed one after the other (an index that
+    cannot batch gets each ticket committed before the next). The next page is read and
+    encoded ahead on another thread (:mod:`app.imports.pipeline`). A run killed mid-page
+    is asked for that page again from the last committed cursor; storing is idempotent, so
+    nothing is lost or stored twice.
     """
     source = get_source(name)
     settings = source_settings(source)
