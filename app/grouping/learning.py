@@ -124,7 +124,7 @@ def adapt(features: list[dict], labels: list[bool], base: rules.Thresholds, *, m
     x = np.array([[float(f.get(name, 0.0)) for name in rules.FEATURES] for f in features])
     w = fit(x, y, prior, strength, sw)
     scores = 1 / (1 + np.exp(-np.clip(np.hstack([x, np.ones((len(x), 1))]) @ w, -50, 50)))
-    if base.auto > 1:  # automatic joins are switched off: learning does not switch them on
+    if base.auto >= 1:  # automatic joins are switched off: learning does not switch them on
         return tuple(float(v) for v in w), base
     auto = OFF  # unless the decisions show a safe threshold: ask instead
     for t in np.arange(max(0.05, base.auto - 0.1), 0.99 + 1e-9, 0.01):

@@ -139,13 +139,14 @@ def choose(evidence: Evidence, thresholds: Thresholds) -> tuple[str, list[Candid
     """``auto`` (the first candidate), ``review`` (the candidates to ask about, at most
     three) or ``new``. Automatic joins need a readable text, a score at or above the
     automatic threshold, a lead of ``margin`` over the runner-up, and no disagreeing
-    numbers or identifiers."""
+    numbers or identifiers. An automatic threshold of 1 or more switches them off (a score
+    rounds to 1.0 at the top, so 1 itself must mean "never")."""
     candidates = evidence.candidates
     if not candidates:
         return "new", []
     best = candidates[0]
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    if (best.score >= thresholds.auto and evidence.readable >= READABLE_MIN
+    if (best.score >= thresholds.auto and thresholds.auto < 1 and evidence.readable >= READABLE_MIN
             and best.score - runner_up >= thresholds.margin and not best.features["conflict"]):
         return "auto", [best]
     if best.score >= thresholds.review:

@@ -31,6 +31,13 @@ def test_a_clear_best_problem_is_joined_automatically():
     assert kind == "auto" and [c.problem_id for c in chosen] == [1]
 
 
+def test_an_automatic_threshold_of_one_switches_automatic_joins_off():
+    # The highest setting the configuration accepts; a certain match's score rounds to 1.0.
+    off = rules.Thresholds(auto=1.0, review=0.2, suggest=0.1, margin=0.2)
+    kind, chosen = rules.choose(evidence(candidate(1, 1.0), candidate(2, 0.3)), off)
+    assert kind == "review" and [c.problem_id for c in chosen] == [1, 2]
+
+
 def test_a_close_runner_up_turns_a_join_into_a_question_naming_both():
     kind, chosen = rules.choose(evidence(candidate(1, 0.9), candidate(2, 0.8), candidate(3, 0.05)), THRESHOLDS)
     assert kind == "review"
