@@ -60,10 +60,9 @@ _END = object()
 
 def chunk_size() -> int:
     """Small enough that ``AHEAD`` chunks fit in what the index remembers."""
-    from app.grouping import index as index_module
+    from app.grouping.index import ENCODED_KEPT
 
-    kept = getattr(index_module, "ENCODED_KEPT", AHEAD * CHUNK + 1)
-    return max(1, min(CHUNK, kept // (AHEAD + 1)))
+    return max(1, min(CHUNK, ENCODED_KEPT // (AHEAD + 1)))
 
 
 class ReadAhead:

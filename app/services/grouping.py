@@ -305,20 +305,20 @@ def split_reports(problem: Problem, report_ids: list[int], actor: User, target: 
     return destination
 
 
-def visible_open_problem_ids(*, staff: bool) -> list[int]:
+def _visible(*columns, staff: bool):
     """Problems a filer may be shown as suggestions: staff see every open problem;
     customers only those whose public title a leader has approved (public_title set)."""
-    query = db.select(Problem.id).where(Problem.is_open, Problem.merged_into_id.is_(None))
-    if not staff:
-        query = query.where(Problem.public_title.is_not(None))
-    return list(db.session.scalars(query))
+    query = db.select(*columns).where(Problem.is_open, Problem.merged_into_id.is_(None))
+    return query if staff else query.where(Problem.public_title.is_not(None))
+
+
+def visible_open_problem_ids(*, staff: bool) -> list[int]:
+    return list(db.session.scalars(_visible(Problem.id, staff=staff)))
 
 
 def visible_public_titles() -> dict[int, str]:
     """The problems customers may be shown, with their public titles (one query)."""
-    query = db.select(Problem.id, Problem.public_title).where(
-        Problem.is_open, Problem.merged_into_id.is_(None), Problem.public_title.is_not(None))
-    return dict(db.session.execute(query).all())
+    return dict(db.session.execute(_visible(Problem.id, Problem.public_title, staff=False)).all())
 
 
 def suggestions(text: str, *, staff: bool, limit: int = 5) -> list[dict]:

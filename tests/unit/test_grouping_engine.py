@@ -29,15 +29,6 @@ PIN = ["My PIN is blocked after three wrong tries, how do I unblock it?"]
 
 
 @pytest.fixture
-def index(app_ctx):
-    """The app's index with its process copy dropped, as after a restart."""
-    index = similarity_index()
-    index.forget()
-    yield index
-    index.forget()
-
-
-@pytest.fixture
 def filed(index, make_report):
     """Reports in three problems, filed and indexed the way the filing service will."""
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.extensions import db
-from app.grouping import rules, similarity_index
+from app.grouping import rules
 from app.grouping.index import _undominated
 from app.models import Report
 
@@ -50,14 +50,6 @@ TEXTS = [
     "لم يصلني المبلغ بعد إرجاع المنتج",
     "Everything about the lift, the wifi and the phone line is broken",
 ]
-
-
-@pytest.fixture
-def index(app_ctx):
-    index = similarity_index()
-    index.forget()
-    yield index
-    index.forget()
 
 
 def test_a_column_beaten_on_every_similarity_by_enough_others_is_left_out():
