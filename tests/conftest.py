@@ -194,3 +194,14 @@ def pytest_sessionfinish(session, exitstatus):
         for report in skipped:
             reporter.write_line(f"SKIPPED IN CI (not allowed): {report.nodeid}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def index(app_ctx):
+    """The app's similarity index with its process copy dropped, as after a restart."""
+    from app.grouping import similarity_index
+
+    index = similarity_index()
+    index.forget()
+    yield index
+    index.forget()

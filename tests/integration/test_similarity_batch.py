@@ -10,7 +10,7 @@ from app import services
 from app.extensions import db
 from app.grouping.index import DatabaseIndex
 from app.models.grouping import SimilarityVector
-from tests.unit.test_grouping_engine import filed, index  # noqa: F401 - fixtures
+from tests.unit.test_grouping_engine import filed  # noqa: F401 - a fixture
 
 BARRIER = "The parking barrier does not open for visitors."
 
