@@ -395,6 +395,8 @@ class DatabaseIndex(SimilarityIndex):
             todo = list(dict.fromkeys(t for t in texts if t not in self._encoded))[:ENCODED_KEPT]
         if todo:
             self._remember(todo, self.backend.encode(todo).astype(np.float32))
+            for text in todo:  # and how much of each the models read (the tokenizers' work)
+                self._readings(text)
 
     def _remember(self, texts: Sequence[str], vectors: np.ndarray) -> list[tuple[np.ndarray, int]]:
         values = [(vector, identifier_marks(text)) for text, vector in zip(texts, vectors)]

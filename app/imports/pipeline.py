@@ -5,8 +5,10 @@ other) on its own thread. Everything that does not need the database happens on 
 thread, ahead of it: asking the source for the next page (including the source's own wait
 for its rate limit) and turning the tickets' texts into vectors with the similarity
 index's ``prime``, which remembers them for the filings that follow. onnxruntime and NumPy
-let go of Python's lock while they work, so on a machine with two cores the vectors for
-the next tickets are made while this page's rows are written.
+let go of Python's lock while they work, so the vectors for the next tickets are made while
+this page's rows are written, and on a machine with more than one core several slices are
+encoded at once (``ENCODERS`` threads; every text is still encoded alone, so its vector does
+not depend on which slice it was in).
 
 Nothing is placed or stored out of turn: the storing thread still takes the tickets one
 by one, in the source's order, each placed as if filed alone after the ones before it. The
@@ -23,9 +25,11 @@ it concerns is asked for, after every page before it has been stored and committ
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 250  # tickets encoded together (the model's fixed cost per call is shared)
 AHEAD = 3  # chunks encoded and not yet stored, at most (the one being stored included)
+ENCODERS = max(1, min(AHEAD, os.cpu_count() or 1))  # slices encoded at once
 
 
 @dataclass
@@ -47,7 +52,7 @@ class _Page:
 
 @dataclass
 class _Chunk:
-    pass
+    encoded: Future | None
 
 
 @dataclass
@@ -84,6 +89,7 @@ class ReadAhead:
         self._items: queue.Queue = queue.Queue()
         self._permits = threading.Semaphore(AHEAD)
         self._stop = threading.Event()
+        self._encoders = ThreadPoolExecutor(ENCODERS, thread_name_prefix="import-encode")
         self._thread = threading.Thread(target=self._work, name="import-read-ahead", daemon=True)
 
     # -- the thread ahead ------------------------------------------------------------------
@@ -101,15 +107,17 @@ class ReadAhead:
                         if self._stop.is_set():
                             return
                         texts = [t for t in (self._text_of(ticket) for ticket in tickets) if t]
-                        if texts:
-                            self._prime(texts)
-                        self._items.put(_Chunk())
+                        self._items.put(_Chunk(self._encoders.submit(self._prime_in_app, texts) if texts else None))
                     if page.done:
                         break
         except BaseException as error:  # noqa: BLE001 - raised on the storing thread, in turn
             self._items.put(_Failed(error))
             return
         self._items.put(_END)
+
+    def _prime_in_app(self, texts: list[str]) -> None:
+        with self._app.app_context():
+            self._prime(texts)
 
     # -- the storing thread ----------------------------------------------------------------
 
@@ -122,6 +130,7 @@ class ReadAhead:
         for _ in range(AHEAD + 1):
             self._permits.release()  # a thread waiting for room sees the stop
         self._thread.join()
+        self._encoders.shutdown(wait=True, cancel_futures=True)
 
     def _next(self):
         item = self._items.get()
@@ -139,7 +148,9 @@ class ReadAhead:
     def _chunks(self, item: _Page) -> Iterator[list[Ticket]]:
         page = item.page
         for number in range(item.chunks):
-            self._next()  # this slice's vectors are made (or its failure is raised here)
+            chunk = self._next()
+            if chunk.encoded is not None:
+                chunk.encoded.result()  # this slice's vectors are made (or its failure is raised here)
             try:
                 yield page.tickets[number * self._chunk:(number + 1) * self._chunk]
             finally:

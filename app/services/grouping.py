@@ -67,8 +67,11 @@ def place(text: str) -> Placement:
         decision = decide(text)
     if decision.kind not in (AUTO, REVIEW) or decision.problem_id is None:
         return Placement(None)
-    # A problem an import page made a moment ago is found without flushing the page.
-    candidate = pending_problem(db.session(), decision.problem_id) or db.session.get(Problem, decision.problem_id)
+    # Found without flushing the import page in hand: a problem the page made a moment ago is
+    # pending, any other is stored already (a row changed in this session is in the identity
+    # map, which get() reads first).
+    with db.session.no_autoflush:
+        candidate = pending_problem(db.session(), decision.problem_id) or db.session.get(Problem, decision.problem_id)
     while candidate is not None and candidate.merged_into_id is not None:
         candidate = candidate.merged_into
     if candidate is None:
