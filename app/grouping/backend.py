@@ -265,6 +265,8 @@ def hybrid_encoder(*models: Callable[[Sequence[str]], numpy.ndarray]):
 
 # -- the built-in plugin -----------------------------------------------------------------
 
+MODEL_BACKENDS = frozenset({"hybrid", "hybrid-lexical", "minilm", "use"})  # those that run a model
+
 class BuiltinBackends:
     """Careloop's own backends, registered through the same hook as any plugin."""
 

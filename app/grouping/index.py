@@ -25,7 +25,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 
 from app.extensions import db
 from app.grouping import rules
+from app.grouping.encoding import Encoded, encode_with_readings, readings
 from app.models.grouping import SimilarityChange, SimilarityVector
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class SimilarityIndex:
     def index_report(self, report_id: int, problem_id: int, text: str) -> None:
         raise NotImplementedError
 
-    def prime(self, texts: Sequence[str]) -> None:
+    def prime(self, texts: Sequence[str], elsewhere: Callable[[Sequence[str]], Encoded | None] | None = None) -> None:
         """Optional: prepare for texts about to be filed together (default: nothing)."""
 
     batches = False  # whether ``batch`` lets uncommitted filings see each other
@@ -388,15 +389,22 @@ class DatabaseIndex(SimilarityIndex):
         vector = self.backend.encode([text])[0].astype(np.float32)
         return self._remember([text], vector[None, :])[0]
 
-    def prime(self, texts: Sequence[str]) -> None:
-        """Encode texts about to be filed in one batch (an import's page), so filing each
-        one finds its vector ready: batches share the model's fixed cost per call."""
+    def prime(self, texts: Sequence[str], elsewhere: Callable[[Sequence[str]], Encoded | None] | None = None) -> None:
+        """Encode texts about to be filed (an import's slice), with how much of each the
+        models read, so filing each one finds them ready. ``elsewhere`` may make them in
+        another process (app/grouping/encoding.py); when it gives None they are made here."""
         with self._lock:
             todo = list(dict.fromkeys(t for t in texts if t not in self._encoded))[:ENCODED_KEPT]
-        if todo:
-            self._remember(todo, self.backend.encode(todo).astype(np.float32))
-            for text in todo:  # and how much of each the models read (the tokenizers' work)
-                self._readings(text)
+        if not todo:
+            return
+        encoded = elsewhere(todo) if elsewhere is not None else None
+        vectors, read = encoded or encode_with_readings(self.backend, todo)
+        self._remember(todo, vectors)
+        with self._lock:
+            for text, reading in zip(todo, read):
+                self._read[text] = reading
+            while len(self._read) > ENCODED_KEPT:
+                self._read.popitem(last=False)
 
     def _remember(self, texts: Sequence[str], vectors: np.ndarray) -> list[tuple[np.ndarray, int]]:
         values = [(vector, identifier_marks(text)) for text, vector in zip(texts, vectors)]
@@ -601,10 +609,7 @@ class DatabaseIndex(SimilarityIndex):
             if hit is not None:
                 self._read.move_to_end(text)
                 return hit
-        readable = float(self.backend.readable(text)) if self.backend.readable else 1.0
-        understood = readable
-        if self.backend.understood is not None:
-            understood = max(float(self.backend.understood(text)), readable)
+        readable, understood = readings(self.backend, text)
         with self._lock:
             self._read[text] = (readable, understood)
             while len(self._read) > ENCODED_KEPT:

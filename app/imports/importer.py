@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
+from app.grouping.encoding import EncoderProcesses
 from app.imports.ids import forget_pending, ids_before_insert
 from app.imports.linked_work import check_linked_work
 from app.imports.pipeline import ReadAhead, chunk_size
@@ -155,10 +156,13 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
     try:
         # The next pages are read and their texts encoded on a thread ahead of this one
         # (app/imports/pipeline.py); this thread stores the tickets one by one, in order.
+        # A long run's texts are encoded in processes of their own (app/grouping/encoding.py).
         cursor = state.cursor
-        ahead = ReadAhead(current_app._get_current_object(), lambda: source.fetch(settings, cursor),
-                          index.prime, _text_to_encode, chunk=chunk_size())
-        with ahead, ids_before_insert(db.session()):
+        app = current_app._get_current_object()
+        encoders = EncoderProcesses(app, getattr(index, "backend", None))
+        ahead = ReadAhead(app, lambda: source.fetch(settings, cursor),
+                          lambda texts: index.prime(texts, encoders.encode), _text_to_encode, chunk=chunk_size())
+        with encoders, ahead, ids_before_insert(db.session()):
             for page, chunks in ahead:
                 # One transaction per page: its reports, then the cursor after them. Each
                 # ticket is still placed as if filed alone after the ones before it: the

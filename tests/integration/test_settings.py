@@ -44,6 +44,7 @@ BAD = {
     "CARELOOP_GROUPING_PRECISION": ("0.2", "a number from 0.5 to 1"),
     "CARELOOP_SUGGEST_MIN": ("low", "a number from 0 to 1"),
     "CARELOOP_GROUPING_THREADS": ("0", "a whole number from 1"),
+    "CARELOOP_IMPORT_ENCODE_PROCESSES": ("all", "a whole number from 0 to 64"),
     "CARELOOP_SUGGEST_PER_MINUTE": ("60/minute", "a whole number"),
     "CARELOOP_RATELIMIT_ENABLED": ("sometimes", "1/true/yes/on"),
     "CARELOOP_RATELIMIT_FILING": ("20 an hour", "N/unit"),

@@ -48,7 +48,7 @@ def page_for(request: Request):
     return index, json_response(export_page(tickets, None if last else f"c{index + 1}", last))
 
 
-def start_import(app, httpserver) -> subprocess.Popen:
+def start_import(app, httpserver, encoder_processes: int = 0) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -58,10 +58,31 @@ def start_import(app, httpserver) -> subprocess.Popen:
         "CARELOOP_ZENDESK_TOKEN": TOKEN,
         "CARELOOP_ZENDESK_START": START,
         "CARELOOP_ZENDESK_REQUESTS_PER_MINUTE": "0",
+        "CARELOOP_IMPORT_ENCODE_PROCESSES": str(encoder_processes),
     }
-    careloop = Path(sys.executable).with_name("careloop")
-    return subprocess.Popen([str(careloop), "import", "zendesk"], env=env, cwd=ROOT,
+    command = [str(Path(sys.executable).with_name("careloop"))]
+    if encoder_processes:  # the workers start with the first page, not after 500 texts
+        command = [sys.executable, "-c", "import app.grouping.encoding as e; e.WARM_FROM = e.USE_FROM = 1; "
+                                         "from app.cli import main; main()"]
+    return subprocess.Popen([*command, "import", "zendesk"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
 
 
 def stored_count() -> int:
@@ -91,7 +112,9 @@ def assert_next_run_resumes_at_once_with_everything_exactly_once(configure, http
     assert db.session.get(SourceState, "zendesk").running_since is None
 
 
-def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpserver, configure):
+@pytest.mark.parametrize("encoder_processes", [0, 2])
+def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpserver, configure, encoder_processes):
+    """With encoder processes (app/grouping/encoding.py) too: they leave with the run."""
     fourth_asked, release = threading.Event(), threading.Event()
 
     def handle(request: Request):
@@ -102,7 +125,7 @@ def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpser
         return response
 
     httpserver.expect_request(EXPORT).respond_with_handler(handle)
-    process = start_import(app, httpserver)
+    process = start_import(app, httpserver, encoder_processes)
     try:
         assert fourth_asked.wait(120), "the import never asked for the fourth page"
         # The run reads a page ahead while it stores the one before (app/imports/pipeline.py):
@@ -110,12 +133,19 @@ def test_killed_between_pages_the_next_run_resumes_at_once(app, app_ctx, httpser
         deadline = time.monotonic() + 120
         while stored_count() < 3 * PER_PAGE and time.monotonic() < deadline:
             time.sleep(0.02)
+        helpers = children(process.pid)
         kill(process)
     finally:
         if process.poll() is None:
             process.kill()
         release.set()
 
+    if encoder_processes:
+        assert len(helpers) >= encoder_processes  # the workers (and multiprocessing's tracker)
+        deadline = time.monotonic() + 30
+        while alive(helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(helpers), "encoder processes outlived the killed import"
     assert stored_count() == 3 * PER_PAGE
     cursor = db.session.get(SourceState, "zendesk").cursor
     assert cursor == "cursor:c3"
