@@ -267,6 +267,7 @@ def hybrid_encoder(*models: Callable[[Sequence[str]], numpy.ndarray]):
 
 MODEL_BACKENDS = frozenset({"hybrid", "hybrid-lexical", "minilm", "use"})  # those that run a model
 
+
 class BuiltinBackends:
     """Careloop's own backends, registered through the same hook as any plugin."""
 
