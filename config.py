@@ -44,6 +44,7 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {}  # app.config key -> Setting, in declaration order
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def setting(name: str, default: Any, parse: Callable[[Any], Any], *, key: str | None = None,
@@ -297,10 +298,10 @@ class Config:
     CARELOOP_GROUPING_REVIEW = setting("CARELOOP_GROUPING_REVIEW", 0.3, number(0, 1))
     CARELOOP_GROUPING_MARGIN = setting("CARELOOP_GROUPING_MARGIN", 0.1, number(0, 1))
     CARELOOP_GROUPING_THREADS = setting("CARELOOP_GROUPING_THREADS", 1, integer(1, 256))
-    # Processes that encode a long import's texts (app/grouping/encoding.py); 0: in the importing process.
+    # Processes that encode a long import's texts (app/grouping/encoding.py); 0: in the importing
+    # process. One per core this process may use, at most 4 (each holds the models, about 400 MB).
     CARELOOP_IMPORT_ENCODE_PROCESSES = setting("CARELOOP_IMPORT_ENCODE_PROCESSES",
-                                               (os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0,
-                                               integer(0, 64))
+                                               min(4, CORES) if CORES > 1 else 0, integer(0, 64))
     # Learning from leaders' decisions (app/grouping/learning.py).
     CARELOOP_GROUPING_LEARN_MIN = setting("CARELOOP_GROUPING_LEARN_MIN", 30, integer(1, 100000))
     CARELOOP_GROUPING_PRIOR = setting("CARELOOP_GROUPING_PRIOR", 20.0, number(0, 100000))

@@ -5,7 +5,7 @@ A text's vector costs a few milliseconds of the models' CPU, and the Python arou
 lock. In one process the import's storing thread and its encoding threads take turns at
 that lock, so a backfill of new texts used about 1.4 of 2 cores. ``EncoderProcesses``
 moves the encoding of a long run into worker processes (``CARELOOP_IMPORT_ENCODE_PROCESSES``,
-one per core by default): each builds the same built-in backend and returns vectors and
+one per core by default, at most 4): each builds the same built-in backend and returns vectors and
 readings, which the index remembers as if it had made them itself.
 
 Only a run that needs it pays for it. The workers start once a run has asked for
