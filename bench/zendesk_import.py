@@ -39,8 +39,8 @@ backend; see docs/imports.md ("Throughput") for the table and where the time goe
 - alone, repeated texts: 10,000 tickets 201.0 tickets/s = 1.21 x the ceiling; 30,000
   205.5 = 1.23 x; 100,000 207.5 = 1.25 x (482 s; load 1-2).
 - --texts distinct (every ticket encoded by the models, about 8 ms of CPU a text): with the
-  encoding in worker processes (app/grouping/encoding.py), 0.86-0.93 x the ceiling at
-  5,000-20,000 tickets on the quiet machine, bound by its two cores (docs/imports.md).
+  encoding in worker processes (app/grouping/encoding.py), 100,000 tickets at 132.8 tickets/s
+  = 0.80 x the ceiling on the quiet machine, bound by its two cores (docs/imports.md).
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only.
 """
