@@ -49,7 +49,7 @@ def best_candidates(data, weights):
         problem = problem_of.setdefault(label, len(problem_of))
         clusters[i] = problem
         members.setdefault(problem, []).append(i)
-    return rows, sum(label in set(data["labels"][:i]) for i, label in enumerate(data["labels"]))
+    return rows
 
 
 def curve(rows, with_duplicate, column):
@@ -76,7 +76,8 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     backend = similarity_backends(app)[args.backend]
     data = prepare(load(args.file, args.sample), backend)
-    rows, with_duplicate = best_candidates(data, np.asarray(rules.DEFAULT_WEIGHTS, dtype=np.float64))
+    rows = best_candidates(data, np.asarray(rules.DEFAULT_WEIGHTS, dtype=np.float64))
+    with_duplicate = sum(r[4] for r in rows)  # every report but the first has a candidate
     print(f"{args.file}: {len(data['labels'])} reports, {with_duplicate} with an earlier duplicate; "
           f"the best candidate is right for {sum(r[3] for r in rows) / with_duplicate:.3f} of those")
     for name, column in (("score", 0), ("h1", 1), ("margin", 2)):

@@ -110,6 +110,10 @@ class EncoderProcesses:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers; from now on every text is encoded in the importing process."""
         with self._lock:
             pool, self._pool, self._broken = self._pool, None, True
         if pool is not None:
@@ -131,7 +135,7 @@ class EncoderProcesses:
             made = pool.submit(_encode, list(texts)).result()
         except Exception:  # noqa: BLE001 - a worker that died: encode here from now on
             log.warning("Encoder processes failed; encoding in the importing process.", exc_info=True)
-            self.__exit__()
+            self.close()
             return None
         with self._lock:
             self.encoded_elsewhere += len(texts)

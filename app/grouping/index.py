@@ -400,11 +400,7 @@ class DatabaseIndex(SimilarityIndex):
         encoded = elsewhere(todo) if elsewhere is not None else None
         vectors, read = encoded or encode_with_readings(self.backend, todo)
         self._remember(todo, vectors)
-        with self._lock:
-            for text, reading in zip(todo, read):
-                self._read[text] = reading
-            while len(self._read) > ENCODED_KEPT:
-                self._read.popitem(last=False)
+        self._keep_readings(zip(todo, read))
 
     def _remember(self, texts: Sequence[str], vectors: np.ndarray) -> list[tuple[np.ndarray, int]]:
         values = [(vector, identifier_marks(text)) for text, vector in zip(texts, vectors)]
@@ -609,12 +605,17 @@ class DatabaseIndex(SimilarityIndex):
             if hit is not None:
                 self._read.move_to_end(text)
                 return hit
-        readable, understood = readings(self.backend, text)
+        reading = readings(self.backend, text)
+        self._keep_readings([(text, reading)])
+        return reading
+
+    def _keep_readings(self, pairs: Iterable[tuple[str, tuple[float, float]]]) -> None:
         with self._lock:
-            self._read[text] = (readable, understood)
+            for text, reading in pairs:
+                self._read[text] = reading
+                self._read.move_to_end(text)
             while len(self._read) > ENCODED_KEPT:
                 self._read.popitem(last=False)
-        return readable, understood
 
     def evidence(self, text: str, *, problem_ids: Iterable[int] | None = None,
                  exclude_report_id: int | None = None, limit: int = rules.CANDIDATE_PROBLEMS,
