@@ -50,15 +50,21 @@ def started_at_once(monkeypatch):
     return made
 
 
-def workers(app_ctx, processes: int = 1) -> EncoderProcesses:
-    app_ctx.config["CARELOOP_IMPORT_ENCODE_PROCESSES"] = processes
+@pytest.fixture
+def processes(app_ctx, monkeypatch):
+    """Sets CARELOOP_IMPORT_ENCODE_PROCESSES for one test (the default depends on the cores)."""
+    return lambda count: monkeypatch.setitem(app_ctx.config, "CARELOOP_IMPORT_ENCODE_PROCESSES", count)
+
+
+def workers(app_ctx, processes, count: int = 1) -> EncoderProcesses:
+    processes(count)
     from app.grouping import similarity_index
 
     return EncoderProcesses(app_ctx, similarity_index().backend)
 
 
-def test_what_a_worker_makes_is_what_the_importing_process_makes(app_ctx, index, started_at_once):
-    with workers(app_ctx) as encoders:
+def test_what_a_worker_makes_is_what_the_importing_process_makes(app_ctx, index, started_at_once, processes):
+    with workers(app_ctx, processes) as encoders:
         made = encoders.encode(TEXTS)
     assert made is not None and encoders.encoded_elsewhere == len(TEXTS), "the worker was not used"
     vectors, readings = made
@@ -76,20 +82,20 @@ def test_what_a_worker_makes_is_what_the_importing_process_makes(app_ctx, index,
     assert [(index.readability(t), index.understood(t)) for t in TEXTS] == here_readings[::-1]
 
 
-def test_a_short_run_never_starts_workers(app_ctx, index):
-    with workers(app_ctx, processes=2) as encoders:
+def test_a_short_run_never_starts_workers(app_ctx, index, processes):
+    with workers(app_ctx, processes, 2) as encoders:
         assert encoders.encode(TEXTS) is None  # made here: fewer than WARM_FROM texts
         assert encoders._pool is None
 
 
-def test_no_workers_when_switched_off(app_ctx, index, started_at_once):
-    with workers(app_ctx, processes=0) as encoders:
+def test_no_workers_when_switched_off(app_ctx, index, started_at_once, processes):
+    with workers(app_ctx, processes, 0) as encoders:
         assert encoders.encode(TEXTS) is None
         assert encoders._pool is None and not started_at_once
 
 
-def test_a_worker_killed_with_sigkill_means_encoding_here_and_nothing_lost(app_ctx, index, started_at_once):
-    with workers(app_ctx) as encoders:
+def test_a_worker_killed_with_sigkill_means_encoding_here_and_nothing_lost(app_ctx, index, started_at_once, processes):
+    with workers(app_ctx, processes) as encoders:
         assert encoders.encode(TEXTS[:1]) is not None
         pids = list(encoders._pool._processes)
         assert pids
@@ -103,7 +109,8 @@ def test_a_worker_killed_with_sigkill_means_encoding_here_and_nothing_lost(app_c
         assert float(index.encode(text)[0] @ vector) > 0.99999
 
 
-def test_an_import_encoded_in_workers_groups_as_one_encoded_here(zd, started_at_once):
+def test_an_import_encoded_in_workers_groups_as_one_encoded_here(zd, started_at_once, processes):
+    processes(1)
     kiosk = "The self-service kiosk at the main entrance freezes on the payment screen every morning."
     lift = "The lift to platform 2 has been out of order since Monday; I had to carry the pram."
     tickets = [zticket(700 + n, kiosk, subject="Kiosk freezes") if n % 2
