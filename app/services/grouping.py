@@ -50,7 +50,7 @@ class Placement:
     problem: Problem | None  # an existing problem to join, or None for a new one
     grouping: str | None = None
     score: float | None = None
-    review: tuple[str, Problem, float] | None = None  # (kind, candidate, score) to ask about
+    review: tuple[str, int, float] | None = None  # (kind, candidate problem's id, score) to ask about
     alternatives: list[list] | None = None  # other candidates for the question: [[problem_id, score], ...]
 
 
@@ -67,21 +67,55 @@ def place(text: str) -> Placement:
         decision = decide(text)
     if decision.kind not in (AUTO, REVIEW) or decision.problem_id is None:
         return Placement(None)
-    # Found without flushing the import page in hand: a problem the page made a moment ago is
-    # pending, any other is stored already (a row changed in this session is in the identity
-    # map, which get() reads first).
     with db.session.no_autoflush:
-        candidate = pending_problem(db.session(), decision.problem_id) or db.session.get(Problem, decision.problem_id)
-    while candidate is not None and candidate.merged_into_id is not None:
-        candidate = candidate.merged_into
+        candidate = _as_it_stands(decision.problem_id)
     if candidate is None:
         return Placement(None)
-    if candidate.status not in OPEN_STATUSES:
-        return Placement(None, review=("recurrence", candidate, decision.score))
+    problem_id, status = candidate
+    if status not in OPEN_STATUSES:
+        return Placement(None, review=("recurrence", problem_id, decision.score))
     if decision.kind == AUTO:
-        return Placement(candidate, grouping="auto", score=decision.score)
-    others = [[m.problem_id, m.score] for m in decision.candidates[1:] if m.problem_id != candidate.id]
-    return Placement(None, review=("duplicate", candidate, decision.score), alternatives=others or None)
+        return Placement(_in_hand(problem_id), grouping="auto", score=decision.score)
+    others = [[m.problem_id, m.score] for m in decision.candidates[1:] if m.problem_id != problem_id]
+    return Placement(None, review=("duplicate", problem_id, decision.score), alternatives=others or None)
+
+
+def _as_it_stands(problem_id: int) -> tuple[int, str] | None:
+    """The candidate's id and status once merges are followed, without loading the problem
+    (nearly every new report is a review question, and loading its candidate was a tenth of
+    an import's storing thread), and without flushing an import page: a problem the page
+    made a moment ago is pending, one this session changed is in its identity map, and any
+    other is read as stored."""
+    session = db.session()
+    seen: set[int] = set()
+    while problem_id not in seen:
+        seen.add(problem_id)
+        problem = pending_problem(session, problem_id)
+        if problem is not None:
+            merged_into_id, status = problem.merged_into_id, problem.status
+        else:
+            in_hand = session.identity_map.get(session.identity_key(Problem, problem_id))
+            known = in_hand.__dict__ if in_hand is not None else {}  # loaded, or changed here
+            if "merged_into_id" in known and "status" in known:
+                merged_into_id, status = known["merged_into_id"], known["status"]
+            else:
+                row = session.connection().execute(_STANDING, {"id": problem_id}).first()
+                if row is None:
+                    return None
+                merged_into_id = known.get("merged_into_id", row.merged_into_id)
+                status = known.get("status", row.status)
+        if merged_into_id is None:
+            return problem_id, status
+        problem_id = merged_into_id
+    return None  # merged in a circle: nothing to join
+
+
+_STANDING = db.select(Problem.merged_into_id, Problem.status).where(Problem.id == db.bindparam("id"))
+
+
+def _in_hand(problem_id: int) -> Problem:
+    with db.session.no_autoflush:
+        return pending_problem(db.session(), problem_id) or db.session.get(Problem, problem_id)
 
 
 def after_filing(report: Report, placement: Placement) -> None:
@@ -92,13 +126,14 @@ def after_filing(report: Report, placement: Placement) -> None:
         record_event(GROUPED_AUTOMATICALLY, None, problem=report.problem, report=report,
                score=round(placement.score, 3))
     if placement.review is not None:
-        kind, candidate, score = placement.review
-        review = GroupingReview(kind=kind, report=report, candidate=candidate, score=score,
+        kind, candidate_id, score = placement.review
+        review = GroupingReview(kind=kind, report=report, candidate_problem_id=candidate_id, score=score,
                                 alternatives=placement.alternatives)
         db.session.add(review)
         verb = RECURRENCE_SUSPECTED if kind == "recurrence" else DUPLICATE_SUGGESTED
-        record_event(verb, None, problem=report.problem, report=report, candidate=candidate.id, score=round(score, 3))
+        record_event(verb, None, problem=report.problem, report=report, candidate=candidate_id, score=round(score, 3))
         if kind == "recurrence":
+            candidate = _in_hand(candidate_id)
             record_event(verb, None, problem=candidate, report=report, score=round(score, 3))
             _tell_owner_it_may_still_happen(candidate, report)
 
