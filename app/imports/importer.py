@@ -23,6 +23,7 @@ from app.events import record_event
 from app.extensions import db
 from app.grouping import similarity_index
 from app.grouping.encoding import EncoderProcesses
+from app.imports.collector import fewer_full_collections
 from app.imports.ids import forget_pending, ids_before_insert
 from app.imports.linked_work import check_linked_work
 from app.imports.pipeline import ReadAhead, chunk_size
@@ -162,7 +163,7 @@ def _run(name: str, source: TicketSource, settings, result: ImportResult, trigge
         encoders = EncoderProcesses(app, getattr(index, "backend", None))
         ahead = ReadAhead(app, lambda: source.fetch(settings, cursor),
                           lambda texts: index.prime(texts, encoders.encode), _text_to_encode, chunk=chunk_size())
-        with encoders, ahead, ids_before_insert(db.session()):
+        with fewer_full_collections(), encoders, ahead, ids_before_insert(db.session()):
             for page, chunks in ahead:
                 # One transaction per page: its reports, then the cursor after them. Each
                 # ticket is still placed as if filed alone after the ones before it: the

@@ -235,3 +235,28 @@ def test_a_plugin_bug_is_recorded_and_releases_the_claim(remote):
     state = db.session.get(SourceState, "fake")
     assert state.running_since is None and state.cursor == "1"
     assert [r.external_id for r in reports()] == ["1"]
+
+
+
+def test_a_run_collects_garbage_less_often_and_leaves_the_process_as_it_was(register_source, app_ctx):
+    import gc
+
+    from app.imports.collector import YOUNG
+
+    before = gc.get_threshold()
+    seen = []
+    remote = FakeRemote([[ticket(1), ticket(2)], [ticket(3)]])
+
+    def watching(settings, cursor):
+        for page in remote.fetch(settings, cursor):
+            seen.append(gc.get_threshold())
+            yield page
+
+    register_source(TicketSource(name="watched", title="Watched desk", settings=(), fetch=watching))
+    assert import_from_source("watched").ok
+    assert len(seen) == 2 and all(threshold[0] >= YOUNG for threshold in seen)
+    assert gc.get_threshold() == before
+    remote.pages.append([ticket(4)])
+    remote.fail_at = "2"
+    assert not import_from_source("watched").ok  # a run that fails restores them too
+    assert gc.get_threshold() == before
