@@ -258,3 +258,20 @@ def test_a_leader_approves_a_public_title_and_customers_are_offered_it(make_repo
         assert [s["title"] for s in found] == ["Card payments at the front desk"]
     finally:
         app_ctx.config["CARELOOP_SUGGEST_MIN"] = Config.CARELOOP_SUGGEST_MIN
+
+
+def test_a_question_names_the_problem_as_it_stands_in_the_database_and_in_this_session(make_report, thresholds):
+    thresholds(1.01, 0.5)  # every close match is a question
+    first = make_report(text=CARD)
+    into = make_report(text=PARKING).problem
+    db.session.get(Problem, first.problem_id).merged_into_id = into.id
+    db.session.commit()
+    db.session.expire_all()  # read from the database: the merge is followed
+    placement = grouping.place(CARD_AGAIN)
+    assert placement.problem is None and placement.review[:2] == ("duplicate", into.id)
+
+    into = db.session.get(Problem, into.id)
+    into.status = "declined"  # changed in this session, not flushed: that counts
+    assert grouping.place(CARD_AGAIN).review[:2] == ("recurrence", into.id)
+    db.session.rollback()
+    assert grouping.place(CARD_AGAIN).review[:2] == ("duplicate", into.id)
