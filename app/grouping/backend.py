@@ -158,6 +158,7 @@ class MultilingualUSE:
         self._threads = threads
         self._lock = threading.Lock()
         self._model = None
+        self._reads_word: Callable[[str], bool] | None = None  # remembered per word; set with the model
 
     def _load(self):
         if self._model is None:

@@ -3,11 +3,13 @@ edits, deletions, merges, errors, the CLI, webhooks and the Sources page."""
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 
 import pytest
 
 from app.extensions import db
+from app.imports.collector import YOUNG
 from app.imports.importer import import_from_source
 from app.models import ImportRun, Problem, Report, Role, SourceState
 from app.plugin_api import (
@@ -239,10 +241,6 @@ def test_a_plugin_bug_is_recorded_and_releases_the_claim(remote):
 
 
 def test_a_run_collects_garbage_less_often_and_leaves_the_process_as_it_was(register_source, app_ctx):
-    import gc
-
-    from app.imports.collector import YOUNG
-
     before = gc.get_threshold()
     seen = []
     remote = FakeRemote([[ticket(1), ticket(2)], [ticket(3)]])
