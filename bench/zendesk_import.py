@@ -38,9 +38,10 @@ backend; see docs/imports.md ("Throughput") for the table and where the time goe
   65.3, pages in turn: 1.85 x the version before (2.0 x before the index's own speed-up).
 - alone, repeated texts: 10,000 tickets 201.0 tickets/s = 1.21 x the ceiling; 30,000
   205.5 = 1.23 x; 100,000 207.5 = 1.25 x (482 s; load 1-2).
-- --texts distinct (every ticket encoded by the models, about 9 ms of CPU a text): with the
-  encoding in worker processes (app/grouping/encoding.py), 100,000 tickets at 145.4 tickets/s
-  = 0.87 x the ceiling on the quiet machine, bound by its two cores (docs/imports.md).
+- --texts distinct (every ticket encoded by the models, about 6.3 ms of CPU a text): with the
+  encoding in worker processes (app/grouping/encoding.py) and MiniLM's graph rewritten,
+  100,000 tickets at 177.2 and 170.0 tickets/s = 1.06 and 1.02 x the ceiling in two runs on
+  the quiet machine, bound by its two cores (docs/imports.md).
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only.
 """
