@@ -40,8 +40,8 @@ backend; see docs/imports.md ("Throughput") for the table and where the time goe
   205.5 = 1.23 x; 100,000 207.5 = 1.25 x (482 s; load 1-2).
 - --texts distinct (every ticket encoded by the models, about 6.3 ms of CPU a text): with the
   encoding in worker processes (app/grouping/encoding.py) and MiniLM's graph rewritten,
-  100,000 tickets at 177.2 and 170.0 tickets/s = 1.06 and 1.02 x the ceiling in two runs on
-  the quiet machine, bound by its two cores (docs/imports.md).
+  100,000 tickets at 177.2, 170.0 and 170.2 tickets/s = 1.06, 1.02 and 1.02 x the ceiling in
+  three runs on the quiet machine, bound by its two cores (docs/imports.md).
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only.
 """
