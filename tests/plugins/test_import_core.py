@@ -239,7 +239,6 @@ def test_a_plugin_bug_is_recorded_and_releases_the_claim(remote):
     assert [r.external_id for r in reports()] == ["1"]
 
 
-
 def test_a_run_collects_garbage_less_often_and_leaves_the_process_as_it_was(register_source, app_ctx):
     before = gc.get_threshold()
     seen = []
